@@ -1,0 +1,1 @@
+"""Parsers: raw exports and responses -> Record."""
