@@ -112,16 +112,17 @@ def run_strategy(strategy: Strategy, store: Store, client_factory: Callable[[Cal
                  progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Search one strategy incrementally, archiving every response. See module docstring."""
     run_id = new_run_id(strategy.name)
+    started = utcnow()
     limits = {"mindate": strategy.mindate, "maxdate": strategy.maxdate, "datetype": strategy.datetype,
               "limits": list(strategy.limits)}
     archive = Archive(archive_root / run_id, {
         "run_id": run_id, "strategy": strategy.name, "database": strategy.database, "query": strategy.query,
-        "description": strategy.description, "limits": limits, "started_at": utcnow(), "batch_size": batch_size,
+        "description": strategy.description, "limits": limits, "started_at": started, "batch_size": batch_size,
     })
     client = client_factory(archive.add)
     store.mark_interrupted(strategy.name)
     store.start_run(run_id, "search", strategy.database, strategy=strategy.name, query=strategy.query,
-                    limits=limits, archive=str(archive.folder), source_type="database")
+                    limits=limits, archive=str(archive.folder), source_type="database", started_at=started)
     try:
         slices = esearch_sliced(client, strategy.query, mindate=strategy.mindate, maxdate=strategy.maxdate,
                                 datetype=strategy.datetype)

@@ -164,7 +164,8 @@ class Store:
         now = utcnow()
         with self.transaction() as c:
             for rec in records:
-                h = rec.content_hash()
+                js = rec.to_json()
+                h = rec.content_hash(js)
                 row = c.execute("SELECT record_id, content_hash FROM records WHERE source = ? AND source_id = ?",
                                 (rec.source, rec.source_id)).fetchone()
                 if row is None:
@@ -172,13 +173,13 @@ class Store:
                         "INSERT INTO records (source, source_id, pmid, doi, title, year, deleted, data,"
                         " content_hash, first_seen, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (rec.source, rec.source_id, rec.pmid, rec.doi, rec.title, rec.year, int(rec.deleted),
-                         rec.to_json(), h, now, now))
+                         js, h, now, now))
                     out.append(Upserted(cur.lastrowid, "new"))
                 elif row["content_hash"] != h:
                     c.execute(
                         "UPDATE records SET pmid=?, doi=?, title=?, year=?, deleted=?, data=?, content_hash=?,"
                         " updated_at=? WHERE record_id=?",
-                        (rec.pmid, rec.doi, rec.title, rec.year, int(rec.deleted), rec.to_json(), h, now,
+                        (rec.pmid, rec.doi, rec.title, rec.year, int(rec.deleted), js, h, now,
                          row["record_id"]))
                     out.append(Upserted(row["record_id"], "changed"))
                 else:

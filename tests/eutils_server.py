@@ -30,6 +30,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
@@ -85,7 +86,12 @@ SERVER_ERROR_BODY = (
     "not complete your request.</p></body></html>\n"
 )
 
-_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _parser() -> etree.XMLParser:
+    """A parser that never fetches DTDs or entities (one per call: lxml parsers are not thread-safe)."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 _DATE_RE = re.compile(r"^(\d{4})(?:/(\d{1,2})(?:/(\d{1,2}))?)?$")
@@ -97,7 +103,7 @@ def load_corpus(paths: Iterable[Path | str]) -> dict[str, bytes]:
     """PMID -> PubmedArticle/PubmedBookArticle fragment, from efetch PubmedArticleSet files, in file order."""
     out: dict[str, bytes] = {}
     for path in paths:
-        root = etree.parse(str(path), _SAFE_PARSER).getroot()
+        root = etree.parse(str(path), _parser()).getroot()
         if root.tag != "PubmedArticleSet":
             raise ValueError(f"{path}: root element is <{root.tag}>, expected <PubmedArticleSet>")
         for number, el in enumerate(root.iterchildren("PubmedArticle", "PubmedBookArticle"), 1):
@@ -134,7 +140,7 @@ def replicate(
         raise ValueError("replicate needs at least one article fragment")
     out: dict[str, bytes] = {}
     for i in range(n):
-        el = etree.fromstring(sources[i % len(sources)], _SAFE_PARSER)
+        el = etree.fromstring(sources[i % len(sources)], _parser())
         pmid = str(start_pmid + i)
         _set_pmid(el, pmid)
         if unique_dois:
@@ -225,7 +231,7 @@ def _date_of(node: etree._Element | None) -> Date | None:
 
 def article_dates(fragment: bytes) -> dict[str, Date]:
     """The dates esearch filters on: pdat (PubDate), edat (entrez history date), mdat (DateRevised)."""
-    el = etree.fromstring(fragment, _SAFE_PARSER)
+    el = etree.fromstring(fragment, _parser())
     dates = {
         "pdat": _date_of(_pub_date_element(el)),
         "edat": _date_of(_first(el, "*/History/PubMedPubDate[@PubStatus='entrez']",
@@ -425,16 +431,21 @@ class EutilsServer:
         term: str,
         n: int,
         *,
-        start_pmid: int = 50_000_000,
+        start_pmid: int | None = None,
         years: Sequence[int] | None = None,
         translation: str | None = None,
     ) -> list[str]:
-        """Make n replicated real articles, serve them and register ``term`` for them (newest first)."""
+        """Make n replicated real articles, serve them and register ``term`` for them (newest first).
+
+        PMIDs run from ``start_pmid`` (default: above every PMID served so far, at least 50,000,000).
+        """
         with self._lock:
             sources = [self._articles[p] for p in self.corpus_pmids]
+            if start_pmid is None:
+                start_pmid = max([50_000_000, *(int(p) + 1 for p in self._articles if p.isdigit())])
         fragments = replicate(sources, n, start_pmid, years=years)
         self.add_articles(fragments)
-        order = sorted(fragments, key=lambda p: (self._dates[p].get("pdat", (0, 0, 0)), int(p)), reverse=True)
+        order = sorted(fragments, key=int, reverse=True)  # PubMed lists the most recently added first
         self.add_query(term, order, translation=translation)
         return order
 
@@ -463,7 +474,9 @@ class EutilsServer:
 
     # ---- faults
     def inject(self, util: str, kind: str, *, times: int = 1, skip: int = 0, **opts: Any) -> None:
-        """Queue a fault for the next ``times`` requests to ``util`` ("*" = any) after ``skip`` of them.
+        """Queue a fault for the next ``times`` requests to ``util`` ("*" = any), after letting ``skip`` pass.
+
+        Faults apply in the order queued, one per request; ``skip`` counts matching requests from now.
 
         Kinds and options (defaults in FAULT_OPTIONS):
           status: status=429|500|502|503|..., body=None (NCBI-like default), retry_after=None
@@ -541,7 +554,10 @@ class EutilsServer:
         record = RequestRecord(util, method, params, time.monotonic(), time.time(), client)
         with self._lock:
             self._requests.append(record)
-            reply = self._reply(record)
+            try:
+                reply = self._reply(record)
+            except Exception:  # a bug here must fail the test loudly, not look like a network fault
+                reply = Reply(500, ("test server bug:\n" + traceback.format_exc()).encode(), "text/plain")
             record.status = None if reply.reset else reply.status
             self._log(record)
         return reply
@@ -580,19 +596,20 @@ class EutilsServer:
         return reply
 
     def _take_fault(self, util: str) -> Fault | None:
+        """The first due fault for this request; every waiting fault counts the request as skipped."""
+        due = None
         for fault in self._faults:
-            if fault.util not in ("*", util):
-                continue
-            if fault.kind == "drop_records" and util != "efetch":
+            if fault.util not in ("*", util) or (fault.kind == "drop_records" and util != "efetch"):
                 continue
             if fault.skip:
                 fault.skip -= 1
-                continue
-            fault.times -= 1
-            if fault.times == 0:
-                self._faults.remove(fault)
-            return fault
-        return None
+            elif due is None:
+                due = fault
+        if due is not None:
+            due.times -= 1
+            if due.times == 0:
+                self._faults.remove(due)
+        return due
 
     def _answer(self, record: RequestRecord, fault: Fault | None) -> Reply:
         p = {k.lower(): v for k, v in record.params.items()}
@@ -606,8 +623,9 @@ class EutilsServer:
                 return self._epost(p)
             return self._efetch(p, record, fault)
         except _BadRequest as e:
-            error = _search_error if record.util == "esearch" else _fetch_error
-            return error(f"test server: {e}", 400)
+            if record.util == "esearch":
+                return _search_error(f"test server: {e}", 400)
+            return _fetch_error(f"test server: {e}", status=400)
 
     def _log(self, record: RequestRecord) -> None:
         if self.request_log is not None:
@@ -623,11 +641,12 @@ class EutilsServer:
         if retstart > self.search_cap - 1:
             return _search_error("Search Backend failed: Exception:\n" + CAP_MESSAGE, self.cap_error_status)
         query = self._queries.get(_norm_term(term))
-        pmids = self._date_filter(query.pmids, p) if query else []
+        pmids = self._date_filter(query.pmids if query else [], p)
         translation = query.translation if query else f"({term}[All Fields])"
         mindate, maxdate = p.get("mindate"), p.get("maxdate")
         if mindate or maxdate:
-            field_name = {"pdat": "Publication", "edat": "Entrez", "mdat": "Modification"}[p.get("datetype") or "pdat"]
+            datetype = p.get("datetype") or "pdat"
+            field_name = {"pdat": "Publication", "edat": "Entrez", "mdat": "Modification"}.get(datetype, datetype)
             translation += f" AND {mindate or '1800/01/01'}:{maxdate or '3000/12/31'}[Date - {field_name}]"
         history = ""
         if p.get("usehistory", "").lower() == "y":
@@ -684,7 +703,8 @@ class EutilsServer:
         webenv, key = self._store(p.get("webenv"), HistorySet(list(dict.fromkeys(valid)), from_search=False))
         bad = ("\n\t<InvalidIdList>" + "".join(f"<Id>{escape(i)}</Id>" for i in invalid) + "</InvalidIdList>"
                if invalid else "")
-        body = f"{EPOST_PROLOG}<ePostResult>{bad}\n\t<QueryKey>{key}</QueryKey>\n\t<WebEnv>{webenv}</WebEnv>\n</ePostResult>\n"
+        body = (f"{EPOST_PROLOG}<ePostResult>{bad}\n\t<QueryKey>{key}</QueryKey>\n\t<WebEnv>{webenv}</WebEnv>"
+                "\n</ePostResult>\n")
         return Reply(200, body.encode())
 
     def _store(self, webenv: str | None, entry: HistorySet) -> tuple[str, int]:
@@ -702,7 +722,7 @@ class EutilsServer:
         retmode, rettype = p.get("retmode", "xml").lower(), p.get("rettype", "").lower()
         if retmode != "xml" or rettype not in ("", "xml", "full", "abstract"):
             return _fetch_error(f"test server: only retmode=xml is served (got retmode={retmode!r}, "
-                                f"rettype={rettype!r})", 400)
+                                f"rettype={rettype!r})", status=400)
         if p.get("id"):
             pmids = list(dict.fromkeys(_ids(p["id"])))  # NCBI returns the given order, unknown ids left out
         elif p.get("webenv") or p.get("query_key"):
@@ -713,18 +733,19 @@ class EutilsServer:
             if entry is None:
                 return _fetch_error(
                     f"Cannot retrieve history data. query_key: {key}, WebEnv: {webenv}, retstart: {retstart}, "
-                    f"retmax: {retmax}</ERROR>\n\t<ERROR>Can't fetch uids from history because of: NCBI C++ "
-                    "Exception:\n    Error: UNK_MODULE(CException::eInvalid) \"UNK_FILE\", line "
-                    "18446744073709551615: UNK_FUNC --- \n", 400)
+                    f"retmax: {retmax}",
+                    "Can't fetch uids from history because of: NCBI C++ Exception:\n    Error: "
+                    'UNK_MODULE(CException::eInvalid) "UNK_FILE", line 18446744073709551615: UNK_FUNC --- \n',
+                    status=400)
             stop = retstart + retmax
             if entry.from_search:
                 if retstart > self.search_cap - 1:
                     return _fetch_error("Search backend cannot retrieve history data. Reason: Exception: "
-                                        + CAP_MESSAGE, self.cap_error_status)
+                                        + CAP_MESSAGE, status=self.cap_error_status)
                 stop = min(stop, self.search_cap)  # clamped without a word, as users measured
             pmids = entry.pmids[retstart:stop]
         else:
-            return _fetch_error("Empty id list - nothing todo", 400)
+            return _fetch_error("Empty id list - nothing todo", status=400)
         found = [pm for pm in pmids if pm in self._articles and pm not in self._deleted]
         deleted = [pm for pm in pmids if pm in self._deleted]
         if fault is not None and fault.kind == "drop_records":
@@ -745,12 +766,13 @@ class EutilsServer:
         return b"".join(parts)
 
     def _invalid_db(self, util: str, db: str) -> Reply:
-        message = f"Invalid db name specified: {escape(db)}"
+        message = f"Invalid db name specified: {db}"
         if util == "epost":  # epost2.xml, byte for byte
-            return Reply(200, f"{EPOST_PROLOG}\n<ePostResult>\n\t<ERROR>{message}</ERROR>\n</ePostResult>\n".encode())
+            body = f"{EPOST_PROLOG}\n<ePostResult>\n\t<ERROR>{escape(message)}</ERROR>\n</ePostResult>\n"
+            return Reply(200, body.encode())
         if util == "esearch":
             return _search_error(message, 200)
-        return _fetch_error(message, 400)
+        return _fetch_error(f"Invalid db name specified: {db}", status=400)
 
 
 class _BadRequest(Exception):
@@ -771,9 +793,9 @@ def _search_error(message: str, status: int) -> Reply:
     return Reply(status, body.encode())
 
 
-def _fetch_error(message: str, status: int) -> Reply:
-    # message may hold a second </ERROR><ERROR> pair (the unknown-WebEnv answer has two)
-    return Reply(status, f"{EFETCH_ERROR_PROLOG}<eFetchResult>\n\t<ERROR>{message}</ERROR>\n</eFetchResult>\n".encode())
+def _fetch_error(*messages: str, status: int) -> Reply:
+    errors = "".join(f"\n\t<ERROR>{escape(m)}</ERROR>" for m in messages)
+    return Reply(status, f"{EFETCH_ERROR_PROLOG}<eFetchResult>{errors}\n</eFetchResult>\n".encode())
 
 
 def _too_many(key: str, count: int, limit: int) -> Reply:
@@ -811,6 +833,7 @@ def _mid_element_cut(body: bytes, fraction: float) -> int:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64  # many client threads may connect at once
 
     def __init__(self, address: tuple[str, int], app: EutilsServer):
         self.app = app

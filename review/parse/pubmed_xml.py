@@ -97,7 +97,12 @@ def _raw_text(el: etree._Element) -> str:
 
 
 def _text(el: etree._Element | None) -> str | None:
-    return None if el is None else _clean(_raw_text(el))
+    if el is None:
+        return None
+    if len(el) == 0:  # fast path: no inline markup
+        t = el.text
+        return t.strip() or None if t else None
+    return _clean(_raw_text(el))
 
 
 def _parts(el: etree._Element | None) -> dict[str, str]:
@@ -111,6 +116,8 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
         return ()
     out = []
     for a in author_list.iterfind("Author"):
+        if a.get("ValidYN") == "N":  # NLM marks misspelt or wrongly listed names invalid
+            continue
         out.append(Author(
             family=_text(a.find("LastName")),
             given=_text(a.find("ForeName")),
@@ -326,7 +333,7 @@ def _e_authors(author_list: Iterable[Any] | None) -> tuple[Author, ...]:
     return tuple(
         Author(family=_s(a.get("LastName")), given=_s(a.get("ForeName")),
                initials=_s(a.get("Initials")), collective=_s(a.get("CollectiveName")))
-        for a in (author_list or ())
+        for a in (author_list or ()) if a.attributes.get("ValidYN") != "N"
     )
 
 
