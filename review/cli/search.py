@@ -1,45 +1,15 @@
-"""Command line: one thin subcommand per step; ReviewError -> message on stderr, exit status 1."""
+"""`review search`: run saved PubMed strategies, or replay archived runs."""
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
 import click
 
+from review.cli import main
+from review.cli.common import db_option, reports_errors
 from review.config import settings_from_env
-from review.errors import ReviewError
-from review.store import DEFAULT_DB, Store
-
-DB_HELP = f"SQLite store to use (created if missing). Default: {DEFAULT_DB}"
-
-
-def db_option(fn):
-    return click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
-                        show_default=True, help=DB_HELP)(fn)
-
-
-def reports_errors(fn):
-    """Turn ReviewError into a clear message and exit status 1; Ctrl-C into status 130."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ReviewError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted: everything committed so far is kept; run the same command to resume.",
-                       err=True)
-            sys.exit(130)
-    return wrapper
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="kratom-review")
-def main() -> None:
-    """Literature-review toolkit: search PubMed, import exports, deduplicate, screen, classify, report."""
-
+from review.store import Store
 
 # ------------------------------------------------------------------ search
 
@@ -106,28 +76,3 @@ class _progress_bar:
             self.bar.close()
 
 
-# ------------------------------------------------------------------ export
-
-@main.group()
-def export() -> None:
-    """Write tables from the store (records, duplicates)."""
-
-
-@export.command("records")
-@db_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CSV file to write (UTF-8).")
-@reports_errors
-def export_records(db, out):
-    """One row per record with identifiers, bibliographic fields, publication types and MeSH."""
-    from review.export import records_frame
-
-    with Store.open(db) as store:
-        df = records_frame(store.iter_records())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False)
-    click.echo(f"wrote {len(df)} records to {out}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,4 +1,4 @@
-"""The SQLite store: the only module with SQL.
+"""Store core: connection, migrations, transactions, records and runs.
 
 Schema version lives in ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes a store from
 version i to i+1. WAL mode lets readers (notebooks) run while a search writes. Every
@@ -19,60 +19,9 @@ from typing import Any
 from review.errors import StoreError
 from review.models import Record
 
-DEFAULT_DB = Path("outputs") / "review.sqlite"
+from review.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-MIGRATIONS: list[str] = [
-    # 0 -> 1: records, runs (searches and imports), which run found which record.
-    """
-    CREATE TABLE records (
-        record_id    INTEGER PRIMARY KEY,
-        source       TEXT NOT NULL,
-        source_id    TEXT NOT NULL,
-        pmid         TEXT,
-        doi          TEXT,
-        title        TEXT,
-        year         INTEGER,
-        deleted      INTEGER NOT NULL DEFAULT 0,
-        data         TEXT NOT NULL,
-        content_hash TEXT NOT NULL,
-        first_seen   TEXT NOT NULL,
-        updated_at   TEXT NOT NULL,
-        UNIQUE (source, source_id)
-    );
-    CREATE INDEX records_pmid ON records (pmid);
-    CREATE INDEX records_doi ON records (doi);
-    CREATE TABLE runs (
-        run_id       TEXT PRIMARY KEY,
-        kind         TEXT NOT NULL CHECK (kind IN ('search', 'import')),
-        source       TEXT NOT NULL,
-        source_type  TEXT NOT NULL DEFAULT 'database',
-        strategy     TEXT,
-        query        TEXT,
-        translation  TEXT,
-        limits       TEXT,
-        file         TEXT,
-        file_hash    TEXT,
-        started_at   TEXT NOT NULL,
-        finished_at  TEXT,
-        status       TEXT NOT NULL,
-        count        INTEGER,
-        n_new        INTEGER,
-        n_fetched    INTEGER NOT NULL DEFAULT 0,
-        ids          TEXT,
-        dropped      TEXT,
-        missing      TEXT,
-        archive      TEXT,
-        notes        TEXT
-    );
-    CREATE INDEX runs_strategy ON runs (strategy, started_at);
-    CREATE TABLE run_records (
-        run_id    TEXT NOT NULL REFERENCES runs (run_id),
-        record_id INTEGER NOT NULL REFERENCES records (record_id),
-        PRIMARY KEY (run_id, record_id)
-    ) WITHOUT ROWID;
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
+DEFAULT_DB = Path("outputs") / "review.sqlite"
 
 RUN_COLUMNS = ("run_id", "kind", "source", "source_type", "strategy", "query", "translation", "limits",
                "file", "file_hash", "started_at", "finished_at", "status", "count", "n_new", "n_fetched",
@@ -90,8 +39,8 @@ class Upserted:
     status: str  # "new" | "changed" | "same"
 
 
-class Store:
-    """A connection to one review store."""
+class StoreCore:
+    """Connection, migrations, transactions, records and runs; domain mixins add the rest."""
 
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
@@ -99,7 +48,7 @@ class Store:
 
     # ------------------------------------------------------------ lifecycle
     @classmethod
-    def open(cls, path: str | Path = DEFAULT_DB) -> "Store":
+    def open(cls, path: str | Path = DEFAULT_DB) -> "StoreCore":
         """Open (creating if needed) and migrate the store; ':memory:' works for tests."""
         path = str(path)
         if path != ":memory:":
@@ -120,7 +69,7 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> "StoreCore":
         return self
 
     def __exit__(self, *exc) -> None:

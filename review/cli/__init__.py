@@ -1,0 +1,24 @@
+"""Command line: one thin subcommand per step, one module per step; ReviewError -> message, exit 1."""
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="kratom-review")
+def main() -> None:
+    """Literature-review toolkit: search PubMed, import exports, deduplicate, screen, classify, report."""
+
+
+@main.group()
+def export() -> None:
+    """Write tables from the store (records, duplicates)."""
+
+
+# Subcommands register themselves on import; keep this list in pipeline order.
+from review.cli import search as _search  # noqa: E402,F401
+from review.cli import imports as _imports  # noqa: E402,F401
+from review.cli import export_cmd as _export  # noqa: E402,F401
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

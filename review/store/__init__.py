@@ -1,0 +1,19 @@
+"""The SQLite store: the only package with SQL.
+
+``Store`` is the core (connection, migrations, transactions, records, runs) plus one mixin
+per pipeline step that keeps something (dedupe, classify, screening, claims), so each step's
+SQL sits beside the others' but in its own file. Schema: ``review/store/schema.py``.
+"""
+from __future__ import annotations
+
+from review.store.classify import ClassifyStore
+from review.store.core import DEFAULT_DB, RUN_COLUMNS, StoreCore, Upserted, utcnow
+from review.store.dedupe import DedupeStore
+from review.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+
+class Store(DedupeStore, ClassifyStore, StoreCore):
+    """A connection to one review store (see the mixins for each step's tables)."""
+
+
+__all__ = ["DEFAULT_DB", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "Store", "Upserted", "utcnow"]
