@@ -6,8 +6,8 @@ Input: ``records.jsonl`` of real kratom publications assembled from public artic
 * ``searches/<run-id>/``: an archived PubMed search run (esearch + efetch, PubMed XML per the
   2025 DTD) holding the records that have a PMID. Only the fields the pages showed are
   filled: there are no MeSH terms or publication types. The manifest says it was assembled.
-* ``imports/article_pages.ris``: records without a PMID (journal and aggregator pages).
-* ``imports/trial_registrations.csv``: trial-registry records (ClinicalTrials.gov).
+* ``imports/article_pages/article_pages.ris``: records without a PMID (journal and aggregator pages).
+* ``imports/clinicaltrials/trial_registrations.csv``: trial-registry records (ClinicalTrials.gov).
 
 Design labels are deliberately left out: the toolkit must classify the sample itself.
 
@@ -153,9 +153,10 @@ def main(src: Path) -> None:
     (run / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
 
     imports = HERE / "imports"
-    imports.mkdir(exist_ok=True)
-    (imports / "article_pages.ris").write_text("".join(ris_record(r) for r in pages), encoding="utf-8")
-    with open(imports / "trial_registrations.csv", "w", newline="", encoding="utf-8") as fh:
+    (imports / "article_pages").mkdir(parents=True, exist_ok=True)
+    (imports / "clinicaltrials").mkdir(parents=True, exist_ok=True)
+    (imports / "article_pages" / "article_pages.ris").write_text("".join(ris_record(r) for r in pages), encoding="utf-8")
+    with open(imports / "clinicaltrials" / "trial_registrations.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["ID", "title", "author", "year", "journal", "doi", "abstract", "url"])
         for r in registry:

@@ -51,7 +51,8 @@ def parse_file(path: str | os.PathLike, *, source: str, fmt: str | None = None,
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise InputError(f"{os.fspath(path)}: cannot read the file ({exc.strerror or exc})") from exc
+        reason = exc.strerror or exc
+        raise InputError(f"{os.fspath(path)}: cannot read the file ({reason})") from exc
     return parse_bytes(data, name=os.fspath(path), source=source, fmt=fmt, skip_bad=skip_bad)
 
 
@@ -92,13 +93,13 @@ def parse_bytes(data: bytes, *, name: str, source: str, fmt: str | None = None,
 def _raise_empty(name: str, fmt: str, text: str, parsed: Parsed, problems: list[str]) -> None:
     label = _LABELS[fmt]
     if parsed.total:
-        raise InputError(f"{name}: none of the {parsed.total} {label} {parsed.unit}s could be read; "
-                         "nothing was imported.", problems)
+        raise InputError(f"{name}: none of the {parsed.total} {label} {parsed.unit}s could be "
+                         "read; nothing was imported.", problems)
     guess = sniff(text)
     hint = (f" The content looks like {_LABELS[guess]}: try --format {guess}."
             if guess and guess != fmt else f" Expected {_EXPECTED[fmt]}.")
-    raise InputError(f"{name}: no {label} {parsed.unit}s found in its {parsed.lines} lines "
-                     f"(line 1 to {parsed.lines}), so nothing was imported.{hint}")
+    raise InputError(f"{name}: no {label} {parsed.unit}s found in lines 1-{parsed.lines}, "
+                     f"so nothing was imported.{hint}")
 
 
 def _duplicate_ids(name: str, records: list[Record]) -> list[str]:

@@ -114,7 +114,8 @@ def parse(text: str, source: str, name: str) -> Parsed:
             reason = getattr(err, "abort_reason", None) or str(err) or type(err).__name__
             end = getattr(err, "end_index", None)
             where = f" (gave up on line {_line_of(text, end)})" if isinstance(end, int) else ""
-            out.problems.append(Problem(number, line, f"BibTeX syntax error: {reason.strip()}{where}"))
+            out.problems.append(Problem(number, line,
+                                        f"BibTeX syntax error: {reason.strip()}{where}"))
         else:
             try:
                 out.records.append(record_from_entry(block, source))
@@ -134,7 +135,9 @@ def record_from_entry(entry: model.Entry, source: str) -> Record:
     etype = entry.entry_type.lower()
     kind, type_label = ENTRY_TYPES.get(etype, ("other", etype.capitalize()))
     year = check_year(f.get("year")) or year_of(f.get("date"))
-    date = f.get("date") or (f"{f['year']} {f['month']}" if f.get("year") and f.get("month") else None)
+    date = f.get("date")
+    if not date and f.get("year") and f.get("month"):
+        date = f"{f['year']} {f['month']}"
     abstract = get("abstract")
     title = get("title")
     container = get("journal", "journaltitle", "booktitle") if etype != "book" else None
@@ -159,7 +162,8 @@ def record_from_entry(entry: model.Entry, source: str) -> Record:
         volume=clean(f.get("volume")),
         issue=clean(f.get("number") or f.get("issue")),
         pages=re.sub(r"\s*-{1,3}\s*", "-", pages) if pages else None,
-        language=tuple(x.strip() for x in (get("language", "langid") or "").split(";") if x.strip()),
+        language=tuple(x.strip() for x in (get("language", "langid") or "").split(";")
+                       if x.strip()),
         publication_types=(type_label,),
         keywords=keywords,
         pub_date=iso_date(date, year) if date else (str(year) if year else None),

@@ -77,6 +77,7 @@ HEAD_CHARS = 64 * 1024
 
 
 def norm(column: str) -> str:
+    """'Source title', 'source_title' and 'SourceTitle' -> 'sourcetitle'."""
     return re.sub(r"[^a-z0-9]", "", column.lower())
 
 
@@ -131,6 +132,7 @@ def mapping_for(columns: list[str]) -> tuple[dict[str, int], list[int]]:
 
 
 def title_column(columns: list[str]) -> int | None:
+    """Index of the title column of a header, if it has one (used by format detection)."""
     return mapping_for(columns)[0].get("title")
 
 
@@ -173,8 +175,9 @@ def _rows(reader: Any, header: list[str], header_line: int, fields: dict[str, in
         row_no += 1
         out.total += 1
         if len(row) != len(header):
-            out.problems.append(Problem(row_no, start, f"{len(row)} values but the header has "
-                                        f"{len(header)} columns (a stray delimiter or quote?)", "row"))
+            reason = (f"{len(row)} values but the header has {len(header)} columns "
+                      "(a stray delimiter or quote?)")
+            out.problems.append(Problem(row_no, start, reason, "row"))
             continue
         try:
             out.records.append(_record(row, header, fields, keyword_cols, source, row_no))

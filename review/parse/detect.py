@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import os
 import re
 
@@ -12,7 +13,7 @@ HEAD_BYTES = 64 * 1024
 # Magic numbers of files people save by mistake instead of the export itself.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive (or an .xlsx/.docx file, which are ZIP archives)"),
+    (b"PK\x03\x04", "a ZIP archive or an .xlsx/.docx file (save a spreadsheet as CSV)"),
     (b"\xd0\xcf\x11\xe0", "an old Microsoft Office file (.xls/.doc)"),
     (b"\x1f\x8b", "a gzip-compressed file"),
     (b"\x89PNG", "a PNG image"),
@@ -56,7 +57,8 @@ def _encoding_by_bom(data: bytes) -> str | None:
 
 
 def _line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+    """1-based line of a byte offset, counting CR, LF and CRLF breaks as the parsers do."""
+    return len(re.findall(rb"\r\n|\r|\n", data[:offset])) + 1
 
 
 def check_bytes(name: str, data: bytes) -> None:
@@ -76,18 +78,19 @@ def check_bytes(name: str, data: bytes) -> None:
         m = _CONTROL.search(head)
         if m and (b"\x00" in head[:512] or len(_CONTROL.findall(head)) > max(8, len(head) // 50)):
             raise InputError(
-                f"{name}: binary content (byte 0x{m.group(0)[0]:02x} at line {_line_of(head, m.start())}), "
-                "not a text export; if it is a UTF-16 text file, save it as UTF-8")
+                f"{name}: binary content (byte 0x{m.group(0)[0]:02x} at line "
+                f"{_line_of(head, m.start())}), not a text export; if it is a UTF-16 text file, "
+                "save it as UTF-8")
     text = decode_head(data)
-    stripped = text.lstrip()
-    if stripped.startswith("<") and _HTML.search(text[:4096]):
-        offset = _HTML.search(text).start()
+    tag = _HTML.search(text[:4096]) if text.lstrip().startswith("<") else None
+    if tag:
         title = _HTML_TITLE.search(text)
         what = f" titled {' '.join(title.group(1).split())[:80]!r}" if title else ""
+        line = len(re.findall(r"\r\n|\r|\n", text[:tag.start()])) + 1
         raise InputError(
-            f"{name}: this is a web page{what} (HTML at line {text.count(chr(10), 0, offset) + 1}), "
-            "not an export; the download probably failed or needed a login. "
-            "Download the export again and check it opens as text")
+            f"{name}: this is a web page{what} (HTML at line {line}), not an export; the "
+            "download probably failed or needed a login. Download the export again and check "
+            "it opens as text")
 
 
 def decode_head(data: bytes) -> str:
@@ -143,7 +146,7 @@ def _looks_like_csv(head: str) -> bool:
 
     try:
         columns = header_of(head)
-    except ValueError:
+    except (ValueError, csv.Error):
         return False
     return len(columns) >= 2 and title_column(columns) is not None
 
@@ -161,7 +164,8 @@ def detect_format(path: str | os.PathLike, head: bytes) -> str:
         return _EXTENSIONS[ext]
     hint = ""
     if _WOS_PLAIN.search(text):
-        hint = " It looks like Web of Science plain text; export as RIS ('Other file formats' > RIS)."
+        hint = (" It looks like Web of Science plain text; export as RIS "
+                "('Other file formats' > RIS).")
     elif _ENDNOTE_XML.search(text):
         hint = " It looks like EndNote XML; export as RIS from EndNote instead."
     elif text.lstrip().startswith("<"):
@@ -169,5 +173,6 @@ def detect_format(path: str | os.PathLike, head: bytes) -> str:
     lines = text.split("\n")
     first = next((i for i, ln in enumerate(lines) if ln.strip()), 0)
     raise InputError(
-        f"{name}: cannot tell the format (line {first + 1} starts {lines[first].strip()[:60]!r}).{hint} "
+        f"{name}: cannot tell the format (line {first + 1} starts "
+        f"{lines[first].strip()[:60]!r}).{hint} "
         "Supported: RIS, MEDLINE (.nbib), PubMed XML, BibTeX, CSV; name it with --format")

@@ -36,6 +36,12 @@ class Parsed:
     unit: str = "record"
 
 
+def summarise(reasons: list[str], keep: int = 3) -> str:
+    """One record's reasons joined; a badly damaged record should not flood the report."""
+    more = len(reasons) - keep
+    return "; ".join(reasons[:keep]) + (f"; and {more} more problem(s)" if more > 0 else "")
+
+
 class RecordError(ValueError):
     """A field value that makes the whole record unusable (raised inside a parser)."""
 
@@ -83,7 +89,6 @@ def require_content(record: Record) -> Record:
 _DOI_PREFIX = re.compile(
     r"^(?:https?://(?:dx\.|www\.)?doi\.org/|doi\.org/|doi:\s*|doi\s+)", re.IGNORECASE
 )
-_DOI_IN_TEXT = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+")
 _DOI_LABELLED = re.compile(
     r"(?:\bdoi:?\s*|https?://(?:dx\.)?doi\.org/)(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE
 )
@@ -106,17 +111,13 @@ def clean_doi(value: str | None) -> str | None:
     return value if value.startswith("10.") and "/" in value else None
 
 
-def doi_in_text(text: str | None, *, labelled_only: bool) -> str | None:
-    """First DOI in free text; with labelled_only, only 'doi: 10.x' or doi.org URLs count."""
-    if not text:
-        return None
-    m = _DOI_LABELLED.search(text)
-    if m:
-        return clean_doi(m.group(1))
-    if labelled_only:
-        return None
-    m = _DOI_IN_TEXT.search(text)
-    return clean_doi(m.group(0)) if m else None
+def doi_in_text(text: str | None) -> str | None:
+    """A DOI in free text or a link, when marked as one: 'doi: 10.x' or a doi.org URL.
+
+    Bare '10.x/y' strings in notes are left alone: they are as often a cited paper's DOI.
+    """
+    m = _DOI_LABELLED.search(text or "")
+    return clean_doi(m.group(1)) if m else None
 
 
 def pmid_in_text(text: str | None) -> str | None:
@@ -128,6 +129,7 @@ def pmid_in_text(text: str | None) -> str | None:
 
 
 def pmcid_in_text(text: str | None) -> str | None:
+    """A PMC id ('PMC1373603') anywhere in the text."""
     if not text:
         return None
     m = _PMCID.search(text)
@@ -229,6 +231,7 @@ def initials_of(given: str) -> str | None:
 
 
 def is_collective(name: str) -> bool:
+    """'WHO Collaborative Group' yes; 'Smith John' no (two words at least, a group word)."""
     return len(name.split()) >= 2 and bool(_COLLECTIVE.search(name))
 
 
@@ -343,10 +346,13 @@ ENTRY_TYPES: dict[str, tuple[str, str]] = {
 }
 
 
+_CONFERENCE_TYPES = {"congress", "meeting abstract", "proceedings paper"}
+
+
 def kind_from_types(types: tuple[str, ...], default: str) -> str:
     """Conference abstracts and papers are filed by vendors under journal types; catch them."""
     for t in types:
         low = t.lower()
-        if low.startswith("conference") or low in ("congress", "meeting abstract", "proceedings paper"):
+        if low.startswith("conference") or low in _CONFERENCE_TYPES:
             return "conference"
     return default

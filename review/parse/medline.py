@@ -27,6 +27,7 @@ from review.parse.fields import (
     pmcid_in_text,
     require_content,
     split_lines,
+    summarise,
     year_of,
 )
 
@@ -91,7 +92,7 @@ def parse(text: str, source: str, name: str) -> Parsed:
                 continue
             except (RecordError, ValueError) as exc:
                 b.problems.append(str(exc))
-        out.problems.append(Problem(b.number, b.start, "; ".join(b.problems)))
+        out.problems.append(Problem(b.number, b.start, summarise(b.problems)))
     return out
 
 

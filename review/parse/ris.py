@@ -32,6 +32,7 @@ from review.parse.fields import (
     split_author_list,
     split_keywords,
     split_lines,
+    summarise,
     year_of,
 )
 
@@ -78,8 +79,17 @@ class _All:
         return True
 
 
-def _rispy() -> rispy.RisParser:
-    return rispy.RisParser(mapping=_EveryTag(), list_tags=_All(), delimiter_tags_mapping={})
+def tags_of(lines: list[str]) -> dict[str, list[str] | str]:
+    """One scanned record -> {tag: [values]} through rispy (TY is a plain string).
+
+    Continuation lines become further values of the tag above them, which is right for
+    keywords spread over lines and harmless for text that is joined again.
+    """
+    parser = rispy.RisParser(mapping=_EveryTag(), list_tags=_All(), delimiter_tags_mapping={})
+    records = parser.parse_lines(iter(lines))
+    if len(records) != 1:
+        raise RecordError("could not be read as one RIS record")
+    return records[0]
 
 
 @dataclass
@@ -143,15 +153,14 @@ def parse(text: str, source: str, name: str) -> Parsed:
     if between:
         out.warnings.append(f"{name}: {len(between)} line(s) of text outside any record were "
                             f"ignored (first on line {between[0]})")
-    parser = _rispy()
     for b in blocks:
         if b.problems:
-            out.problems.append(Problem(b.number, b.start, "; ".join(b.problems)))
+            out.problems.append(Problem(b.number, b.start, summarise(b.problems)))
             continue
         try:
-            (tags,) = parser.parse_lines(iter(b.lines))
+            tags = tags_of(b.lines)
             out.records.append(record_from_tags(tags, source, b.number, "\n".join(b.lines)))
-        except (RecordError, ValueError) as exc:
+        except RecordError as exc:
             out.problems.append(Problem(b.number, b.start, str(exc)))
     return out
 
@@ -213,14 +222,14 @@ def _doi(tags: dict) -> str | None:
         if clean_doi(v):
             return clean_doi(v)
     for v in _values(tags, *_LINK_TAGS):
-        doi = doi_in_text(v, labelled_only=True)
+        doi = doi_in_text(v)
         if doi:
             return doi
     for v in _values(tags, "M3"):  # some vendors put the DOI where Embase puts the type
         if clean_doi(v):
             return clean_doi(v)
     for v in _values(tags, *_NOTE_TAGS):
-        doi = doi_in_text(v, labelled_only=True)
+        doi = doi_in_text(v)
         if doi:
             return doi
     return None
@@ -230,10 +239,20 @@ def _vendor(tags: dict) -> str:
     return " ".join(_values(tags, "DB", "DP")).lower()
 
 
+def _url_param(tags: dict, param: str) -> str | None:
+    """A query parameter of a UR link: Scopus 'eid=', EBSCO and Ovid 'AN='."""
+    for url in _values(tags, "UR"):
+        m = re.search(rf"[?&]{param}=([\w.:\-]+)", url)
+        if m:
+            return m.group(1)
+    return None
+
+
 def _pmid(tags: dict, vendor: str) -> str | None:
     for key, tag in PMID_TAG_BY_VENDOR:
         if key in vendor:
-            pmid = digits(_first(tags, tag))
+            value = _first(tags, tag) or (_url_param(tags, "AN") if tag == "AN" else None)
+            pmid = digits(value)
             if pmid:
                 return pmid
     for v in _values(tags, *_NOTE_TAGS, *_LINK_TAGS):
@@ -244,16 +263,15 @@ def _pmid(tags: dict, vendor: str) -> str | None:
 
 
 def _source_id(tags: dict, vendor: str) -> str | None:
-    """The database's accession number: AN, Embase's U2 (L-number), Scopus's EID in UR."""
+    """The database's accession number: AN, Embase's U2 (L-number), else one in the UR link."""
     an = _first(tags, "AN")
     if an:
         return an
     if "embase" in vendor and _first(tags, "U2"):
         return _first(tags, "U2")
-    for url in _values(tags, "UR"):
-        m = re.search(r"[?&]eid=([\w.\-]+)", url)
-        if m:
-            return m.group(1)
+    accession = _url_param(tags, "eid") or _url_param(tags, "AN")
+    if accession:
+        return accession
     # RIS 'ID' is a reference manager's running number, reused by every export: not an id.
     return None
 
