@@ -1,15 +1,16 @@
 """Flat tables for people and spreadsheets: one row per record."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from review.models import Record
+from review.models import Design, Record
 
 RECORD_COLUMNS = ["record_id", "source", "source_id", "pmid", "doi", "pmcid", "title", "abstract", "authors",
                   "journal", "journal_iso", "year", "volume", "issue", "pages", "language", "publication_types",
-                  "mesh", "keywords", "kind", "entry_date", "pub_date"]
+                  "mesh", "keywords", "kind", "entry_date", "pub_date", "duplicate_of", "design", "evidence_tier",
+                  "self_reported", "design_confidence", "design_reasons"]
 
 
 def mesh_text(record: Record) -> str:
@@ -34,8 +35,21 @@ def record_row(record_id: int, r: Record) -> dict:
     }
 
 
-def records_frame(items: Iterable[tuple[int, Record]]) -> pd.DataFrame:
-    """DataFrame of records (year as nullable integer)."""
-    df = pd.DataFrame([record_row(i, r) for i, r in items], columns=RECORD_COLUMNS)
+def records_frame(items: Iterable[tuple[int, Record]], designs: Mapping[int, Design] | None = None,
+                  duplicate_of: Mapping[int, int] | None = None) -> pd.DataFrame:
+    """DataFrame of records (year as nullable integer), with design and duplicate columns."""
+    designs, duplicate_of = designs or {}, duplicate_of or {}
+    rows = []
+    for i, r in items:
+        row = record_row(i, r)
+        # A duplicate shows its cluster's label (classified from the merged record).
+        d = designs.get(duplicate_of.get(i, i)) or designs.get(i)
+        row.update(duplicate_of=duplicate_of.get(i), design=d.design if d else None,
+                   evidence_tier=d.tier.value if d else None, self_reported=d.self_reported if d else None,
+                   design_confidence=d.confidence if d else None,
+                   design_reasons=" | ".join(d.reasons) if d else None)
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=RECORD_COLUMNS)
     df["year"] = df["year"].astype("Int64")
+    df["duplicate_of"] = df["duplicate_of"].astype("Int64")
     return df

@@ -18,7 +18,10 @@ def export() -> None:
 # Subcommands register themselves on import; keep this list in pipeline order.
 from review.cli import search as _search  # noqa: E402,F401
 from review.cli import imports as _imports  # noqa: E402,F401
+from review.cli import dedupe as _dedupe  # noqa: E402,F401
+from review.cli import classify as _classify  # noqa: E402,F401
 from review.cli import export_cmd as _export  # noqa: E402,F401
+from review.cli import screen as _screen  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

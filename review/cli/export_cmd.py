@@ -21,7 +21,7 @@ def export_records(db, out):
     from review.export import records_frame
 
     with Store.open(db) as store:
-        df = records_frame(store.iter_records())
+        df = records_frame(store.iter_records(), store.designs(), store.duplicate_of())
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
     click.echo(f"wrote {len(df)} records to {out}")

@@ -1,0 +1,68 @@
+"""`review classify`: study design and evidence tier for every record, with reasons; overrides."""
+from __future__ import annotations
+
+import click
+
+from review.cli import main
+from review.cli.common import db_option, reports_errors
+from review.models import DESIGN_TIER
+from review.store import Store
+
+
+@main.group(invoke_without_command=True)
+@click.option("--all", "everything", is_flag=True, help="Classify every record again, not only new or changed ones.")
+@db_option
+@click.pass_context
+@reports_errors
+def classify(ctx, everything, db):
+    """Classify records (new or changed ones by default) by design and evidence tier.
+
+    Publication types decide first, then MeSH, then phrases in the title and abstract; each
+    label keeps the reasons that decided it. A person's override (`review classify override`)
+    always wins and survives re-classification.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from review.classify.apply import classify_store
+
+    with Store.open(db) as store:
+        click.echo(classify_store(store, everything=everything).line())
+
+
+@classify.command("override")
+@click.argument("record_id", type=int)
+@click.option("--design", required=True, type=click.Choice(list(DESIGN_TIER)), help="The design to record.")
+@click.option("--reviewer", required=True, help="Who decided.")
+@click.option("--reason", required=True, help="Why (shown beside the label).")
+@click.option("--self-reported/--not-self-reported", default=None, help="Set the self-reported flag too.")
+@db_option
+@reports_errors
+def override_cmd(record_id, design, reviewer, reason, self_reported, db):
+    """Record a person's design for RECORD_ID (the tier follows from the design)."""
+    from review.classify.apply import override
+
+    with Store.open(db) as store:
+        override(store, record_id, design, reviewer=reviewer, reason=reason, self_reported=self_reported)
+        d = store.designs()[record_id]
+        click.echo(f"record {record_id}: {d.design} ({d.tier.value}) by {reviewer}")
+
+
+@classify.command("show")
+@click.argument("record_ids", type=int, nargs=-1, required=True)
+@db_option
+@reports_errors
+def show_cmd(record_ids, db):
+    """Show the design, tier, confidence and reasons of records."""
+    with Store.open(db) as store:
+        designs = store.designs()
+        for rid in record_ids:
+            rec = store.get_record(rid)
+            d = designs.get(rid)
+            click.echo(f"[{rid}] {rec.title}")
+            if d is None:
+                click.echo("  not classified yet: run `review classify`")
+                continue
+            flag = ", self-reported" if d.self_reported else ""
+            click.echo(f"  {d.design} -> {d.tier.value} (confidence {d.confidence:.2f}{flag})")
+            for reason in d.reasons:
+                click.echo(f"  - {reason}")

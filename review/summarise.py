@@ -1,0 +1,137 @@
+"""Evidence summaries for the notebooks: records and included studies by design and tier, the
+trials list with details from the abstract, what is new, and the tiers-over-time plot."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from review import extract
+from review.models import DESIGN_TIER, Design, Record, Tier
+
+TIERS: tuple[str, ...] = tuple(t.value for t in Tier)
+TIER_LABELS = {
+    "trial": "Trial data (human experimental)",
+    "observational": "Observational (surveys, cohorts, registries)",
+    "anecdotal": "Anecdotal (case reports, series, forum posts)",
+    "preclinical": "Preclinical (animal, in vitro)",
+    "secondary": "Secondary (reviews)",
+    "opinion_other": "Opinion and other",
+}
+# Hatches keep the tiers apart when printed without colour.
+TIER_HATCH = {"trial": "", "observational": "//", "anecdotal": "..", "preclinical": "xx", "secondary": "\\\\",
+              "opinion_other": "--"}
+TIER_COLOUR = {"trial": "#1b7837", "observational": "#5aae61", "anecdotal": "#d6604d", "preclinical": "#8073ac",
+               "secondary": "#4393c3", "opinion_other": "#bababa"}
+DESIGN_ORDER: tuple[str, ...] = tuple(DESIGN_TIER)
+
+
+def link(record: Record) -> str | None:
+    if record.pmid:
+        return f"https://pubmed.ncbi.nlm.nih.gov/{record.pmid}/"
+    if record.doi:
+        return f"https://doi.org/{record.doi}"
+    return None
+
+
+def evidence_frame(records: Iterable[tuple[int, Record]], designs: Mapping[int, Design],
+                   included: Mapping[int, bool] | None = None,
+                   first_seen: Mapping[int, str] | None = None) -> pd.DataFrame:
+    """One row per (deduplicated) record with its design, tier and, if screened, inclusion."""
+    rows = []
+    for rid, r in records:
+        d = designs.get(rid)
+        rows.append({
+            "record_id": rid, "year": r.year, "title": r.title, "journal": r.journal, "pmid": r.pmid, "doi": r.doi,
+            "link": link(r), "abstract": r.abstract_text,
+            "design": d.design if d else "unclassified", "tier": d.tier.value if d else "unclassified",
+            "self_reported": bool(d.self_reported) if d else False, "confidence": d.confidence if d else None,
+            "reasons": "; ".join(d.reasons) if d else "",
+            "included": (included or {}).get(rid), "first_seen": (first_seen or {}).get(rid),
+        })
+    df = pd.DataFrame(rows, columns=["record_id", "year", "title", "journal", "pmid", "doi", "link", "abstract",
+                                     "design", "tier", "self_reported", "confidence", "reasons", "included",
+                                     "first_seen"])
+    df["year"] = df["year"].astype("Int64")
+    return df
+
+
+def tier_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Trial data beside the other tiers: records, included studies, self-reported, share of records."""
+    out = []
+    total = len(df)
+    for tier in (*TIERS, "unclassified"):
+        part = df[df["tier"] == tier]
+        if tier == "unclassified" and part.empty:
+            continue
+        out.append({"tier": tier, "label": TIER_LABELS.get(tier, "Not yet classified"), "records": len(part),
+                    "share": round(len(part) / total, 3) if total else 0.0,
+                    "included": int((part["included"] == True).sum()),  # noqa: E712 (None means unscreened)
+                    "self_reported": int(part["self_reported"].sum())})
+    return pd.DataFrame(out, columns=["tier", "label", "records", "share", "included", "self_reported"])
+
+
+def design_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Counts per design, in tier order."""
+    counts = df.groupby("design").size()
+    rows = [{"design": d, "tier": DESIGN_TIER[d].value, "records": int(counts.get(d, 0)),
+             "included": int(((df["design"] == d) & (df["included"] == True)).sum())}  # noqa: E712
+            for d in DESIGN_ORDER if counts.get(d, 0)]
+    return pd.DataFrame(rows, columns=["design", "tier", "records", "included"])
+
+
+def tier_year_table(df: pd.DataFrame, *, only_included: bool = False) -> pd.DataFrame:
+    """Rows: year; columns: tiers (all six, in order); values: record counts."""
+    part = df[df["included"] == True] if only_included else df  # noqa: E712
+    part = part[part["year"].notna()]
+    table = pd.crosstab(part["year"].astype(int), part["tier"]) if len(part) else pd.DataFrame()
+    return table.reindex(columns=[t for t in TIERS], fill_value=0).sort_index()
+
+
+def trials_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Human experimental studies with the key details their abstracts state."""
+    rows = []
+    for _, r in df[df["tier"] == "trial"].sort_values(["year", "record_id"]).iterrows():
+        size = extract.sample_size(r["abstract"])
+        rows.append({"record_id": r["record_id"], "year": r["year"], "design": r["design"], "title": r["title"],
+                     "features": ", ".join(extract.trial_features(r["abstract"])),
+                     "n": int(size.value) if size else None, "doses": ", ".join(extract.doses(r["abstract"])),
+                     "comparators": ", ".join(extract.comparators(r["abstract"])),
+                     "included": r["included"], "link": r["link"]})
+    return pd.DataFrame(rows, columns=["record_id", "year", "design", "title", "features", "n", "doses",
+                                       "comparators", "included", "link"])
+
+
+def new_since(df: pd.DataFrame, since: str | None) -> pd.DataFrame:
+    """Records first stored after ``since`` (ISO time); everything when since is None."""
+    if not since:
+        return df.iloc[0:0] if df.empty else df.copy()
+    return df[df["first_seen"].notna() & (df["first_seen"] > since)].copy()
+
+
+def plot_tiers_over_time(table: pd.DataFrame, title: str = "Records by evidence tier and year"):
+    """Stacked bars, one hatch per tier so the plot reads in black and white."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    if table.empty:
+        ax.text(0.5, 0.5, "No records with a year yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    bottom = pd.Series(0, index=table.index)
+    for tier in TIERS:
+        values = table[tier] if tier in table else pd.Series(0, index=table.index)
+        if values.sum() == 0:
+            continue
+        ax.bar(table.index, values, bottom=bottom, label=TIER_LABELS[tier], color=TIER_COLOUR[tier],
+               hatch=TIER_HATCH[tier], edgecolor="black", linewidth=0.5)
+        bottom = bottom + values
+    ax.set_xlabel("Publication year")
+    ax.set_ylabel("Records")
+    ax.set_title(title)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
