@@ -320,7 +320,8 @@ def refresh(config: RefreshConfig, db: Path, *, offline: bool = False, settings_
                 result.seconds = time.perf_counter() - t0
                 steps.append(result)
                 echo(f"{name:<10} {result.seconds:6.2f} s  {result.summary}")
-            summary = _summary(store, before, since, started, steps, offline, run_dir)
+            summary = _summary(store, before, since, started, steps, offline, run_dir,
+                               set((previous or {}).get("included_ids", [])))
         finally:
             store.close()
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -331,27 +332,23 @@ def refresh(config: RefreshConfig, db: Path, *, offline: bool = False, settings_
 
 
 def _summary(store, before: set[int], since: str | None, started: str, steps: list[StepResult], offline: bool,
-             run_dir: Path) -> dict[str, Any]:
+             run_dir: Path, previous_included: set[int]) -> dict[str, Any]:
     designs = store.designs()
     after = dict(store.canonical_records())
     new_ids = sorted(set(after) - before)
     new_trials = [rid for rid in new_ids if rid in designs and designs[rid].tier.value == "trial"]
-    included_new: list[int] = []
-    try:
-        from review.screening import current_status
+    from review.screening import current_status
 
-        status = current_status(store)
-        col = next((c for c in ("full_text", "full_text_status", "ft_status") if c in status.columns), None)
-        if col:
-            included_new = sorted(int(r) for r in status.loc[status[col] == "include", "record_id"] if r in new_ids)
-    except Exception:  # screening is optional for a refresh
-        pass
+    status = current_status(store)
+    included_now = {int(r) for r in status.loc[status["included"] == True, "record_id"]}  # noqa: E712
+    included_new = sorted(included_now - previous_included)
     return {
         "started_at": started, "finished_at": _now(), "offline": offline, "run_dir": str(run_dir),
         "previous_refresh": since,
         "new_records": len(new_ids), "new_record_ids": new_ids,
         "new_trials": len(new_trials), "new_trial_ids": new_trials,
-        "new_included_studies": len(included_new),
+        "new_included_studies": len(included_new), "new_included_ids": included_new,
+        "included_ids": sorted(included_now),
         "records_total": len(after),
         "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "summary": s.summary, **s.data} for s in steps],
         "warnings": [w for s in steps for w in s.warnings],

@@ -135,3 +135,51 @@ def plot_tiers_over_time(table: pd.DataFrame, title: str = "Records by evidence 
     ax.legend(frameon=False, fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def records_found_by(store, strategies: Iterable[str]) -> set[int]:
+    """Record ids (deduplicated primaries included) found by the runs of the named strategies."""
+    wanted = set(strategies)
+    ids: set[int] = set()
+    for run in store.runs(kind="search"):
+        if run["strategy"] in wanted:
+            ids.update(store.run_record_ids(run["run_id"]))
+    dup = store.duplicate_of()
+    return {dup.get(i, i) for i in ids}
+
+
+def load_evidence(store, *, strategies: Iterable[str] | None = None, year_from: int | None = None,
+                  year_to: int | None = None, tiers: Iterable[str] | None = None) -> pd.DataFrame:
+    """The evidence frame of a store, narrowed by strategy, publication years and tiers."""
+    from review.screening import current_status
+
+    status = current_status(store)
+    # True: included at full text; False: excluded at either stage; missing: not (yet) decided.
+    included: dict[int, bool] = {}
+    for row in status.itertuples(index=False):
+        if row.included:
+            included[row.record_id] = True
+        elif row.ta_status == "exclude" or row.ft_status == "exclude":
+            included[row.record_id] = False
+    first_seen = {r["record_id"]: r["first_seen"] for r in store.record_rows()}
+    df = evidence_frame(store.canonical_records(), store.designs(), included or None, first_seen)
+    if strategies:
+        df = df[df["record_id"].isin(records_found_by(store, strategies))]
+    if year_from is not None:
+        df = df[df["year"].notna() & (df["year"] >= int(year_from))]
+    if year_to is not None:
+        df = df[df["year"].notna() & (df["year"] <= int(year_to))]
+    if tiers:
+        df = df[df["tier"].isin(list(tiers))]
+    return df.reset_index(drop=True)
+
+
+def styled(df: pd.DataFrame, caption: str | None = None, links: Iterable[str] = ("link",)):
+    """A pandas Styler for notebooks: links clickable, no index, caption on top."""
+    def _a(url):
+        return f'<a href="{url}">{url}</a>' if isinstance(url, str) and url.startswith("http") else url
+    fmt = {c: _a for c in links if c in df.columns}
+    sty = df.style.format(fmt, na_rep="").hide(axis="index")
+    if caption:
+        sty = sty.set_caption(caption)
+    return sty

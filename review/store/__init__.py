@@ -6,13 +6,16 @@ SQL sits beside the others' but in its own file. Schema: ``review/store/schema.p
 """
 from __future__ import annotations
 
+from review.store.claims import ClaimsStore
 from review.store.classify import ClassifyStore
 from review.store.core import DEFAULT_DB, RUN_COLUMNS, StoreCore, Upserted, utcnow
 from review.store.dedupe import DedupeStore
+from review.store.prisma import PrismaStore
 from review.store.schema import MIGRATIONS, SCHEMA_VERSION
+from review.store.screening import ScreeningStore
 
 
-class Store(DedupeStore, ClassifyStore, StoreCore):
+class Store(DedupeStore, ClassifyStore, ScreeningStore, ClaimsStore, PrismaStore, StoreCore):
     """A connection to one review store (see the mixins for each step's tables)."""
 
 
