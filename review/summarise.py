@@ -65,7 +65,7 @@ def tier_table(df: pd.DataFrame) -> pd.DataFrame:
         if tier == "unclassified" and part.empty:
             continue
         out.append({"tier": tier, "label": TIER_LABELS.get(tier, "Not yet classified"), "records": len(part),
-                    "share": round(len(part) / total, 3) if total else 0.0,
+                    "share": f"{len(part) / total:.0%}" if total else "0%",
                     "included": int((part["included"] == True).sum()),  # noqa: E712 (None means unscreened)
                     "self_reported": int(part["self_reported"].sum())})
     return pd.DataFrame(out, columns=["tier", "label", "records", "share", "included", "self_reported"])
@@ -111,11 +111,10 @@ def new_since(df: pd.DataFrame, since: str | None) -> pd.DataFrame:
 
 def plot_tiers_over_time(table: pd.DataFrame, title: str = "Records by evidence tier and year"):
     """Stacked bars, one hatch per tier so the plot reads in black and white."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: nothing global, the caller shows or saves it
 
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    fig = Figure(figsize=(9, 4.5), dpi=110)
+    ax = fig.subplots()
     if table.empty:
         ax.text(0.5, 0.5, "No records with a year yet", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -132,7 +131,8 @@ def plot_tiers_over_time(table: pd.DataFrame, title: str = "Records by evidence 
     ax.set_ylabel("Records")
     ax.set_title(title)
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.margins(y=0.12)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
@@ -183,3 +183,99 @@ def styled(df: pd.DataFrame, caption: str | None = None, links: Iterable[str] = 
     if caption:
         sty = sty.set_caption(caption)
     return sty
+
+
+def about(store, df: pd.DataFrame) -> str:
+    """One line saying what the notebook reflects: the store, the data-as-of time and run, the counts."""
+    runs = store.runs()
+    last = max(runs, key=lambda r: (r["finished_at"] or r["started_at"] or "", r["run_id"])) if runs else None
+    as_of = f"data as of {last['finished_at'] or last['started_at']} (run `{last['run_id']}`)" if last else "no runs yet"
+    return (f"Store `{store.path}`, {as_of}: {len(df)} deduplicated records shown, "
+            f"{int((df['tier'] == 'trial').sum())} of them trial data.")
+
+
+def claims_detail_html(cmap: pd.DataFrame, claims) -> str:
+    """Per claim, the studies that bear on it grouped by tier, with links (HTML for the notebook)."""
+    from html import escape
+
+    parts = []
+    for claim in claims:
+        rows = cmap[cmap["claim_id"] == claim.id]
+        if "background_only" in rows.columns:
+            rows = rows[~rows["background_only"].fillna(False).astype(bool) | rows["pinned"].fillna(False).astype(bool)]
+        parts.append(f"<h4>{escape(claim.id)}: {escape(claim.claim)}</h4>")
+        if rows.empty:
+            parts.append("<p><em>No study in this set bears on it.</em></p>")
+            continue
+        parts.append("<ul>")
+        for tier in (*TIERS, "unclassified"):
+            sub = rows[rows["tier"] == tier].sort_values(["year", "record_id"], na_position="last")
+            if sub.empty:
+                continue
+            items = []
+            for r in sub.itertuples(index=False):
+                title = escape(str(r.title or "(no title)"))
+                ref = f'<a href="{escape(r.link)}">{title}</a>' if isinstance(r.link, str) and r.link else title
+                pin = " <strong>[pinned]</strong>" if getattr(r, "pinned", False) else ""
+                year = "" if pd.isna(r.year) else f" ({int(r.year)})"
+                items.append(f"<li>{ref}{year}, {escape(str(r.design))}{pin}</li>")
+            parts.append(f"<li><strong>{escape(TIER_LABELS.get(tier, tier))}: {len(sub)}</strong><ul>"
+                         + "".join(items) + "</ul></li>")
+        parts.append("</ul>")
+    return "\n".join(parts)
+
+
+def progress_frame(status: pd.DataFrame) -> pd.DataFrame:
+    """Records per stage and screening status (from review.screening.current_status)."""
+    rows = []
+    for stage, col in (("title_abstract", "ta_status"), ("full_text", "ft_status")):
+        counts = status[col].value_counts() if len(status) else pd.Series(dtype=int)
+        for value in ("undecided", "pending", "conflict", "include", "maybe", "exclude", "not_due"):
+            if value == "not_due" and stage == "title_abstract":
+                continue
+            rows.append({"stage": stage, "status": value, "records": int(counts.get(value, 0))})
+    return pd.DataFrame(rows, columns=["stage", "status", "records"])
+
+
+def recall_curve(decisions: pd.DataFrame, stage: str = "title_abstract") -> pd.DataFrame | None:
+    """Per reviewer, includes found against records screened, in the order decided (None if too few)."""
+    d = decisions[(decisions["stage"] == stage) & (decisions["kind"] == "decision")]
+    if d.empty:
+        return None
+    d = d.sort_values(["reviewer", "at", "decision_id"]).drop_duplicates(["reviewer", "record_id"], keep="first")
+    frames = []
+    for reviewer, part in d.groupby("reviewer"):
+        hits = part["decision"].isin(["include", "maybe"]).cumsum()
+        total = max(int(hits.iloc[-1]), 1)
+        frames.append(pd.DataFrame({"reviewer": reviewer, "screened": range(1, len(part) + 1),
+                                    "found": hits.to_numpy(), "recall": hits.to_numpy() / total}))
+    out = pd.concat(frames, ignore_index=True)
+    return out if out["found"].max() > 0 else None
+
+
+def plot_recall_curve(curve: pd.DataFrame):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=110)
+    ax = fig.subplots()
+    styles = ["-", "--", ":", "-."]
+    for i, (reviewer, part) in enumerate(curve.groupby("reviewer")):
+        ax.plot(part["screened"], part["recall"], styles[i % 4], color="black", label=reviewer)
+    ax.set_xlabel("Records screened (in the order decided)")
+    ax.set_ylabel("Share of includes found so far")
+    ax.set_ylim(0, 1.05)
+    ax.legend(frameon=False)
+    ax.set_title("Includes found while screening")
+    fig.tight_layout()
+    return fig
+
+
+def as_image(fig, dpi: int = 110):
+    """A matplotlib Figure as an IPython PNG image, shown the same under any backend."""
+    import io
+
+    from IPython.display import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return Image(data=buf.getvalue(), format="png")

@@ -6,6 +6,7 @@ column by column and is the single entry point of the engine.
 from __future__ import annotations
 
 import html
+import numbers
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -34,9 +35,9 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 def fold_accents(text: str) -> str:
     """Strip accents and transliterate Greek letters, keeping case."""
-    text = _GREEK_RE.sub(lambda m: f" {_GREEK[m.group(0)]} ", text.translate(_FOLD))
     if text.isascii():
         return text
+    text = _GREEK_RE.sub(lambda m: f" {_GREEK[m.group(0)]} ", text.translate(_FOLD))
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -46,21 +47,27 @@ def _alnum_words(text: str) -> str:
     return _NON_ALNUM.sub(" ", fold_accents(text).lower()).strip()
 
 
+_MISSING = frozenset({"nan", "na", "n/a", "none", "null", "unknown", "#name?"})
+
+
 def clean_value(value: Any) -> str:
     """A raw cell as a stripped string; missing values (None, NaN, 'nan', 'NA') become ''."""
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
-    if isinstance(value, float):
+    if isinstance(value, str):
+        pass
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    elif isinstance(value, numbers.Real):
+        value = float(value)
         if value != value:  # NaN
             return ""
         # CSV readers turn "108" into 108.0; keep the integer spelling.
         return str(int(value)) if value.is_integer() else str(value)
-    if isinstance(value, (int,)) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
+    else:
         value = str(value)
     value = value.strip()
-    return "" if value.lower() in {"nan", "na", "n/a", "none", "null", "unknown", "#name?"} else value
+    return "" if value.lower() in _MISSING else value
 
 
 # --- identifiers --------------------------------------------------------------------
@@ -99,6 +106,7 @@ LANGUAGES = (
     "serbian slovak slovenian spanish swedish thai turkish ukrainian vietnamese"
 ).split()
 _LANG = "|".join(LANGUAGES)
+_LANGUAGE_ENDINGS = tuple(LANGUAGES)
 _TRAILING_NOTES = [
     # Notices about the record that some databases append to its title.
     re.compile(r"\s*\[(?:erratum|retraction|comment|update|corrected and republished)"
@@ -116,6 +124,19 @@ _CONFERENCE_NOTE = re.compile(
     r"\s*\[(?:meeting |conference )?abstract(?: no\.?:?[^\]]*)?\]|\s*\(abstract\)\s*$",
     re.IGNORECASE,
 )
+_MARKER_PREFIX = re.compile(
+    r"^\W*(?:re\s*:|(?:erratum|errata|corrigendum|correction(?:\s+(?:to|for|of))?|comments?\s+on|"
+    r"commentary\s+on|reply(?:\s+to)?|in\s+reply(?:\s+to)?|response\s+to|"
+    r"authors?'?\s+(?:reply|response)(?:\s+to)?|retraction(?:\s+notice)?(?:\s+(?:of|for|to))?|"
+    r"notice\s+of\s+retraction|expression\s+of\s+concern(?:\s+(?:for|about|regarding))?)"
+    r"\s*[:\-\u2013])\s*[\"'\u201c\u2018]?",
+    re.IGNORECASE)
+_MARKER_SUFFIX = re.compile(r"\s*\((?:protocol|study protocol)\)\s*\.?\s*$", re.IGNORECASE)
+_ORIGINAL = re.compile(r"\s*<original>.*$", re.IGNORECASE | re.DOTALL)
+_TRANSLATED = re.compile(
+    r"^\s*\[((?:[^\[\]\s]+\s+){3,}[^\[\]\s]+)\](?:\s*\.?\s*$|\s+\S.*$)", re.DOTALL)
+# Titles given in two languages: "Titulo original; English title", "Title = Titre".
+_TITLE_LANGUAGES = re.compile(r"\s*(?:;|\s=)\s+")
 _RETRACTED_PREFIX = re.compile(r"^\s*(?:retracted(?: article)?|withdrawn)\s*[:.]\s*", re.IGNORECASE)
 _INEQUALITY = re.compile(r"\s*([<>])\s*(?:or\s*)?=\s*|\s*([≤≥<>])\s*", re.IGNORECASE)
 _INEQUALITY_WORDS = {"<": " lt ", ">": " gt ", "≤": " le ", "≥": " ge "}
@@ -137,6 +158,38 @@ _SPELLING = {"tumour": "tumor", "tumours": "tumors", "randomised": "randomized",
              "behaviour": "behavior", "colour": "color", "programme": "program"}
 
 
+# Markers that tell a notice or a different kind of publication from the article itself.
+_MARKERS: dict[str, re.Pattern[str]] = {
+    "erratum": re.compile(
+        r"^\W*(?:erratum|errata|corrigend(?:um|a)|correction|corrections|notice of correction|"
+        r"author correction|publisher correction)\b", re.IGNORECASE),
+    "comment": re.compile(
+        r"^\W*(?:re\s*:|comments?\b|commentary\b|reply\b|in reply\b|response\b|authors?'? reply\b|"
+        r"authors?'? response\b|letter\b|rebuttal\b|invited commentary\b|editorial comment\b)|"
+        r"\b(?:comment on|commentary on|reply to|response to|in response to)\s*[:\"'\u201c\u2018]",
+        re.IGNORECASE),
+    "retraction": re.compile(
+        r"^\W*(?:retraction|notice of retraction|retraction notice|expression of concern|"
+        r"withdrawal)\b", re.IGNORECASE),
+    "conference": _CONFERENCE_NOTE,
+    "protocol": re.compile(r"\(protocol\)|\bstudy protocol\b|\bprotocol for a\b", re.IGNORECASE),
+}
+# Every marker pattern needs one of these words: a cheap test before the patterns.
+_MARKER_WORDS = ("errat", "corrig", "correct", "re:", "re :", "comment", "reply", "respon",
+                 "letter", "rebuttal", "retract", "concern", "withdraw", "bstract", "protocol")
+_PUBTYPE_MARKERS = {
+    "published erratum": "erratum", "erratum": "erratum", "comment": "comment", "letter": "comment",
+    "retraction of publication": "retraction", "expression of concern": "retraction",
+    "congress": "conference", "meeting abstract": "conference", "conference abstract": "conference",
+    "conference paper": "conference", "conference proceeding": "conference",
+}
+_CONFERENCE_VENUE = re.compile(
+    r"\b(?:abstracts?|congress|meeting|conference|proceedings|symposium|annual scientific)\b",
+    re.IGNORECASE,
+)
+_CONFERENCE_KINDS = {"conference", "inproceedings", "proceedings", "conference-paper"}
+
+
 def _inequality_word(match: re.Match[str]) -> str:
     """'>or=30', '>= 30' and '≥30' all become ' ge 30'."""
     if match.group(1):
@@ -156,22 +209,40 @@ def _strip_notes(title: str) -> str:
 
 
 def norm_title(value: Any, journal: Any = None) -> str:
-    """Lower-case ASCII words of a title without markup, database notes or a trailing journal name."""
+    """Lower-case ASCII words of a title without markup, database notes or trailing journal."""
     text = clean_value(value)
     if not text:
         return ""
-    text = html.unescape(html.unescape(text))
-    text = _TAGS.sub(" ", text)
-    text = _RETRACTED_PREFIX.sub("", text)
-    text = _CONFERENCE_NOTE.sub("", text)
-    text = _strip_notes(text)
-    stripped = text.strip()
-    # MEDLINE puts translated titles in brackets: "[Title in English]."
-    if stripped.startswith("[") and stripped.rstrip(".").endswith("]"):
-        text = stripped.rstrip(".")[1:-1]
-    text = _INEQUALITY.sub(_inequality_word, text)
+    # The cheap `in` tests skip patterns that cannot apply (most titles are plain).
+    if "&" in text:
+        text = html.unescape(html.unescape(text))
+    if "<" in text:
+        text = _ORIGINAL.sub("", text)  # "Title. <ORIGINAL> TITRE ORIGINAL": keep the first
+        text = _TAGS.sub(" ", text)
+    lowered = text.lower()
+    if "retracted" in lowered or "withdrawn" in lowered:
+        text = _RETRACTED_PREFIX.sub("", text)
+        lowered = text.lower()
+    if any(word in lowered for word in _MARKER_WORDS):
+        # "Erratum: <title>", "Re: <title>", "<title> (Protocol)": the title compares as the
+        # article's, and `title_markers` keeps the kind for the guards to tell them apart.
+        text = _MARKER_SUFFIX.sub("", _MARKER_PREFIX.sub("", text))
+        lowered = text.lower()
+    if "bstract" in lowered:
+        text = _CONFERENCE_NOTE.sub("", text)
+    if ("[" in text or "(" in text or "LA:" in text
+            or lowered.rstrip(" .").endswith(_LANGUAGE_ENDINGS)):
+        text = _strip_notes(text)
+    if text.lstrip().startswith("["):
+        # MEDLINE puts translated titles in brackets: "[Title in English]." (+ "TO: original")
+        bracketed = _TRANSLATED.match(text)
+        if bracketed:
+            text = bracketed.group(1)
+    if any(c in text for c in "<>≤≥"):
+        text = _INEQUALITY.sub(_inequality_word, text)
     words = _alnum_words(text)
-    words = _ROMAN_AFTER.sub(lambda m: f"{m.group(1)} {_ROMAN_EXTRA[m.group(2)]}", words)
+    if " i" in words or " v" in words or " x" in words:
+        words = _ROMAN_AFTER.sub(lambda m: f"{m.group(1)} {_ROMAN_EXTRA[m.group(2)]}", words)
     tokens = [_ROMAN.get(t) or _NUMBER_WORDS.get(t) or _SPELLING.get(t) or t for t in words.split()]
     journal_tokens = _alnum_words(clean_value(journal)).split() if journal is not None else []
     n = len(journal_tokens)
@@ -180,40 +251,24 @@ def norm_title(value: Any, journal: Any = None) -> str:
     return " ".join(tokens)
 
 
-# Markers that tell a notice or a different kind of publication from the article itself.
-_MARKERS: dict[str, re.Pattern[str]] = {
-    "erratum": re.compile(
-        r"^\W*(?:erratum|errata|corrigend(?:um|a)|correction|corrections|notice of correction|"
-        r"author correction|publisher correction)\b", re.IGNORECASE),
-    "comment": re.compile(
-        r"^\W*(?:re\s*:|comments?\b|commentary\b|reply\b|in reply\b|response\b|authors?'? reply\b|"
-        r"authors?'? response\b|letter\b|rebuttal\b|invited commentary\b|editorial comment\b)|"
-        r"\b(?:comment on|commentary on|reply to|response to|in response to|a reply)\b",
-        re.IGNORECASE),
-    "retraction": re.compile(
-        r"^\W*(?:retraction|notice of retraction|retraction notice|expression of concern|"
-        r"withdrawal)\b", re.IGNORECASE),
-    "conference": _CONFERENCE_NOTE,
-    "protocol": re.compile(r"\(protocol\)|\bstudy protocol\b|\bprotocol for a\b", re.IGNORECASE),
-}
-_PUBTYPE_MARKERS = {
-    "published erratum": "erratum", "erratum": "erratum", "comment": "comment", "letter": "comment",
-    "retraction of publication": "retraction", "expression of concern": "retraction",
-    "congress": "conference", "meeting abstract": "conference", "conference abstract": "conference",
-    "conference paper": "conference", "conference proceeding": "conference",
-}
-_CONFERENCE_VENUE = re.compile(
-    r"\b(?:abstracts?|congress|meeting|conference|proceedings|symposium|annual scientific)\b",
-    re.IGNORECASE,
-)
-_CONFERENCE_KINDS = {"conference", "inproceedings", "proceedings", "conference-paper"}
+def title_parts(value: Any, journal: Any = None) -> tuple[str, ...]:
+    """Both language versions of a bilingual title ('A; B' -> (A, B)), normalised; else ()."""
+    text = clean_value(value)
+    if not text or not _TITLE_LANGUAGES.search(text):
+        return ()
+    parts = [p for p in _TITLE_LANGUAGES.split(_ORIGINAL.sub("", text), maxsplit=1) if p.strip()]
+    if len(parts) != 2 or min(len(p.split()) for p in parts) < 4:
+        return ()
+    return tuple(norm_title(p, journal) for p in parts)
 
 
 def title_markers(title: Any, journal: Any = None, kind: Any = None,
                   publication_types: Sequence[str] = ()) -> frozenset[str]:
     """Kinds of notice a record is (erratum, comment, retraction, conference, protocol)."""
     text = html.unescape(clean_value(title))
-    found = {name for name, pattern in _MARKERS.items() if pattern.search(text)}
+    lowered = text.lower()
+    found = ({name for name, pattern in _MARKERS.items() if pattern.search(text)}
+             if any(word in lowered for word in _MARKER_WORDS) else set())
     for pub_type in publication_types:
         marker = _PUBTYPE_MARKERS.get(pub_type.strip().lower())
         if marker:
@@ -228,48 +283,65 @@ def title_markers(title: Any, journal: Any = None, kind: Any = None,
 # --- authors ------------------------------------------------------------------------
 
 _COLLECTIVE = re.compile(
-    r"\b(?:group|groups|groupe|gruppo|grupo|consortium|collaborat\w*|committee|investigators|society|association|"
+    r"\b(?:group|groups|groupe|gruppo|grupo|consortium|collaborat\w*|committee|investigators|"
+    r"society|association|"
     r"working party|network|team|organi[sz]ation|council|agency|institute|department|"
     r"cent(?:re|er)|foundation|panel|task force|writing|study|trial|program|programme)\b",
     re.IGNORECASE,
 )
 _INITIALS_TOKEN = re.compile(r"^(?:[A-Z]\.?-?){1,4}$")
 _ET_AL = re.compile(r"[,;]?\s*\bet\.?\s*al\.?\s*$", re.IGNORECASE)
-_MEDLINE_NAME = re.compile(r"^[^\W\d_][\w'\- ]*\s[A-Z]{1,4}$")
+_MEDLINE_NAME = re.compile(r"^[^\W\d_][\w'\-. ]*\s[A-Z]{1,4}$")
 
 
 @dataclass(frozen=True)
 class PersonKey:
     """Surname key and initials of one personal author."""
 
-    surname: str  # lower-case ASCII letters only
+    surname: str  # lower-case ASCII words
     initials: str  # upper-case letters, possibly empty
 
 
+_SURNAME_SUFFIX = re.compile(r"[\s,]+(?:jr|sr|ii|iii|iv|2nd|3rd)\.?\s*$", re.IGNORECASE)
+_SUFFIX_ENDINGS = ("jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "2nd", "3rd")
+_NOT_LOWER = re.compile(r"[^a-z ]+")
+_GIVEN_SPLIT = re.compile(r"[\s.\-]+")
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+# Leading authors kept for matching: long lists are often truncated by one database anyway.
+MAX_AUTHORS = 10
+
+
 def _surname_key(text: str) -> str:
-    return re.sub(r"[^a-z]", "", fold_accents(text).lower())
+    lower = text.lower()
+    if lower.endswith(_SUFFIX_ENDINGS):
+        lower = _SURNAME_SUFFIX.sub("", lower)
+    if lower.isalpha() and lower.isascii():
+        return lower
+    # Words of compound surnames stay apart ("fernandes brenna"); hyphens and apostrophes join.
+    return " ".join(_NOT_LOWER.sub("", lower).split())
 
 
 def _initials(given: str) -> str:
     letters = []
-    for part in re.split(r"[\s.\-]+", given.strip()):
+    for part in _GIVEN_SPLIT.split(given.strip()):
         if not part:
             continue
         if part.isupper() and part.isalpha() and len(part) <= 3:
             letters.extend(part)  # "RE" in "Zuna, RE" is two initials
         elif part[0].isalpha():
             letters.append(part[0].upper())
-    return fold_accents("".join(letters)).upper()
+    return "".join(letters).upper()
 
 
-def parse_person(name: str) -> PersonKey | None:
-    """One name in 'Last, First', 'F. Last', 'Last FM' or 'LAST F' form; None if collective or empty."""
-    name = re.sub(r"\d+", "", name).strip(" .,;")
+@lru_cache(maxsize=131072)
+def _parse_folded(name: str) -> PersonKey | None:
+    name = name.strip(" .,;")
     if not name or _COLLECTIVE.search(name):
         return None
     if "," in name:
         last, given = name.split(",", 1)
-        return PersonKey(_surname_key(last), _initials(given)) if _surname_key(last) else None
+        surname = _surname_key(last)
+        return PersonKey(surname, _initials(given)) if surname else None
     tokens = name.split()
     if len(tokens) == 1:
         return PersonKey(_surname_key(tokens[0]), "")
@@ -283,11 +355,17 @@ def parse_person(name: str) -> PersonKey | None:
     return PersonKey(_surname_key(tokens[-1]), _initials(" ".join(tokens[:-1])))
 
 
+def parse_person(name: str) -> PersonKey | None:
+    """One name as 'Last, First', 'F. Last', 'Last FM' or 'LAST F'; None if collective or empty."""
+    person = _parse_folded(fold_accents(name))
+    return person if person is not None and person.surname else None
+
+
 def split_author_string(text: str) -> list[str]:
     """Split an author field: BibTeX ' and ', RIS/EndNote ';', or MEDLINE 'Last FM, Last FM'."""
     text = _ET_AL.sub("", text.strip())
-    if re.search(r"\sand\s", text):
-        return [p for p in re.split(r"\s+and\s+", text) if p.strip()]
+    if _AND.search(text):
+        return [p for p in _AND.split(text) if p.strip()]
     if ";" in text:
         return [p for p in text.split(";") if p.strip()]
     parts = [p.strip() for p in text.split(",") if p.strip()]
@@ -298,7 +376,7 @@ def split_author_string(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class AuthorKeys:
-    """Personal authors as (surname, initials) in order, plus collective names."""
+    """Leading personal authors as (surname, initials) in order, plus collective names."""
 
     persons: tuple[PersonKey, ...]
     collectives: tuple[str, ...]
@@ -308,12 +386,16 @@ def author_keys(value: Any) -> AuthorKeys:
     """Author keys from a string in any common export format or from a tuple of `Author`."""
     if isinstance(value, (tuple, list)) and all(isinstance(a, Author) for a in value):
         return _author_keys_from_model(value)
-    text = clean_value(value)
+    return _author_keys_from_text(clean_value(value))
+
+
+@lru_cache(maxsize=65536)
+def _author_keys_from_text(text: str) -> AuthorKeys:
     if not text or text.lower() in {"anonymous", "[anonymous]", "anon"}:
         return AuthorKeys((), ())
     persons, collectives = [], []
-    for part in split_author_string(text):
-        person = parse_person(part)
+    for part in split_author_string(fold_accents(text)):
+        person = _parse_folded(part) if len(persons) < MAX_AUTHORS else None
         if person is not None and person.surname:
             persons.append(person)
         elif _COLLECTIVE.search(part):
@@ -327,21 +409,24 @@ def _author_keys_from_model(authors: Sequence[Author]) -> AuthorKeys:
         if author.collective:
             collectives.append(_alnum_words(author.collective))
         elif author.family:
-            initials = author.initials or _initials(author.given or "")
-            persons.append(PersonKey(_surname_key(author.family), fold_accents(initials).upper()))
-    return AuthorKeys(tuple(p for p in persons if p.surname), tuple(collectives))
+            initials = author.initials or _initials(fold_accents(author.given or ""))
+            persons.append(PersonKey(_surname_key(fold_accents(author.family)),
+                                     fold_accents(initials).upper()))
+    persons = [p for p in persons if p.surname][:MAX_AUTHORS]
+    return AuthorKeys(tuple(persons), tuple(collectives))
 
 
 # --- journal ------------------------------------------------------------------------
 
 JOURNAL_STOPWORDS = frozenset(
-    "of the and for in on de des du la le les et der die das und fur i y e a an to".split()
+    "of the and for in on de des du d l la le les et der die das und fur i y e a an to".split()
 )
 
 
-def _journal_tokens(text: str) -> tuple[str, ...]:
+def _journal_tokens(text: str, join_hyphens: bool = True) -> tuple[str, ...]:
     text = fold_accents(text).lower().replace("&", " and ")
-    text = re.sub(r"(?<=\w)-(?=\w)", "", text)  # "cardio-thoracic" -> "cardiothoracic"
+    if join_hyphens:  # "cardio-thoracic" -> "cardiothoracic" (but "Dtsch-Med-Wochenschr" splits)
+        text = re.sub(r"(?<=\w)-(?=\w)", "", text)
     return tuple(t for t in _NON_ALNUM.sub(" ", text).split() if t not in JOURNAL_STOPWORDS)
 
 
@@ -357,18 +442,21 @@ def journal_variants(value: str) -> tuple[tuple[str, ...], ...]:
     bare = re.sub(r"\s*[\[(][^\])]*[\])]", " ", text)
     variants.append(bare)
     variants.extend(bracketed)
-    for sep in (" : ", ": ", " = ", " / "):
+    for sep in (" : ", ": ", " / "):  # subtitles: "J Clin Oncol : official journal of ..."
         if sep in bare:
             variants.append(bare.split(sep, 1)[0])
+    if " = " in bare:  # parallel titles: "Ai zheng = Aizheng = Chinese journal of cancer"
+        variants.extend(bare.split(" = "))
     # "International journal of cancer.Journal international du cancer"
     dotted = re.split(r"\.(?=[A-Z])|\.\s+(?=[A-Z][a-z]{3,})", bare)
     if len(dotted) > 1:
         variants.append(dotted[0])
     out: list[tuple[str, ...]] = []
     for variant in variants:
-        tokens = _journal_tokens(variant)
-        if tokens and tokens not in out:
-            out.append(tokens)
+        for join in (True, False):
+            tokens = _journal_tokens(variant, join)
+            if tokens and tokens not in out:
+                out.append(tokens)
     return tuple(out)
 
 
@@ -387,11 +475,29 @@ def _tokens_compatible(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
         return True
     if len(a) == len(b):
         return all(_abbreviates(x, y) or _abbreviates(y, x) for x, y in zip(a, b))
-    # An acronym such as "bmj", "jama" or "jpen" for the full name.
+    # An acronym such as "bmj", "jama" or "jpen", or abbreviations run together
+    # ("jthoraccardiovascsurg"), for the full name.
     for one, other in ((a, b), (b, a)):
-        if len(one) == 1 and len(other) >= 2 and one[0] == "".join(t[0] for t in other):
+        if len(one) == 1 and len(other) >= 2 and (
+            one[0] == "".join(t[0] for t in other)
+            # Longer than any word of the full name, so "cancer" is no run of "cancer research".
+            or (len(one[0]) > max(map(len, other)) and _run_together(one[0], other))
+        ):
             return True
     return False
+
+
+@lru_cache(maxsize=65536)
+def _run_together(text: str, tokens: tuple[str, ...]) -> bool:
+    """Whether text splits into consecutive abbreviations of every token, in order."""
+    if not tokens:
+        return not text
+    if not text:
+        return False
+    return any(
+        _abbreviates(text[:cut], tokens[0]) and _run_together(text[cut:], tokens[1:])
+        for cut in range(1, min(len(text), len(tokens[0])) + 1)
+    )
 
 
 @lru_cache(maxsize=262144)
@@ -411,7 +517,8 @@ def journal_key(value: Any) -> str:
 
 _MONTHS = {m: i for i, m in enumerate(
     "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
-_EXCEL_DATE = re.compile(r"^(\d{1,2})-([a-z]{3})[a-z]*$|^([a-z]{3})[a-z]*-(\d{1,2})$", re.IGNORECASE)
+_EXCEL_DATE = re.compile(r"^(\d{1,2})-([a-z]{3})[a-z]*$|^([a-z]{3})[a-z]*-(\d{1,2})$",
+                         re.IGNORECASE)
 _PAGE_TOKEN = re.compile(r"[a-z]*\d+[a-z]*|[a-z]+", re.IGNORECASE)
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 
@@ -445,9 +552,21 @@ class PageKeys:
     article_number: bool  # 'e12345', 'CD001234' or a long number, not a page range
 
 
+_SIMPLE_RANGE = re.compile(r"^(\d+)(?:\s*[-\u2013]\s*(\d+))?$")
+
+
 def norm_pages(value: Any, year: int | None = None) -> PageKeys:
-    """Page range keys; segments like '97-104; discussion 104-6' or '230-5, 246-51' are kept apart."""
+    """Page keys; segments ('97-104; discussion 104-6', '230-5, 246-51') are read apart."""
     text = clean_value(value).strip("\"' ")
+    simple = _SIMPLE_RANGE.match(text)
+    if simple:  # fast path for the common "123-129" / "123"
+        start, end = simple.group(1).lstrip("0") or "0", simple.group(2)
+        if year is not None and start == str(year) and not end:
+            return PageKeys("", "", frozenset(), False)
+        end = (end.lstrip("0") or "0") if end else start
+        if len(end) < len(start):
+            end = start[: len(start) - len(end)] + end
+        return PageKeys(start, end, frozenset({start}), len(start) >= 5 and end == start)
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     empty = PageKeys("", "", frozenset(), False)
@@ -493,6 +612,8 @@ def norm_pages(value: Any, year: int | None = None) -> PageKeys:
 def norm_volume(value: Any) -> str:
     """The volume number: '35 (Pt 1)' -> '35', 'Volume 13 Suppl 1' -> '13', 'Suppl 18' -> ''."""
     text = clean_value(value)
+    if text.isdigit():
+        return text.lstrip("0") or "0"
     match = re.match(r"^\D{0,8}?(\d+)", text)
     if not match or re.match(r"^\s*(?:suppl|supplement|s)\b", text, re.IGNORECASE):
         return ""
@@ -507,7 +628,10 @@ def norm_issue(value: Any) -> str:
 
 def norm_year(value: Any) -> int | None:
     """The first plausible four-digit year in the value."""
-    match = re.search(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)", clean_value(value))
+    text = clean_value(value)
+    if len(text) == 4 and text.isdigit():
+        return int(text) if 1500 <= int(text) <= 2099 else None
+    match = re.search(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)", text)
     return int(match.group(1)) if match else None
 
 
@@ -533,6 +657,7 @@ class MatchKeys:
     doi: str
     pmid: str
     title: str
+    title_parts: tuple[str, ...]
     markers: frozenset[str]
     authors: tuple[PersonKey, ...]
     collectives: tuple[str, ...]
@@ -548,7 +673,7 @@ class MatchKeys:
 def match_keys(raw: dict[str, Any]) -> MatchKeys:
     """Keys from one raw row (the columns of `RAW_COLUMNS`)."""
     year = norm_year(raw.get("year"))
-    journal = clean_value(raw.get("journal"))
+    journal = clean_value(raw.get("journal")) or clean_value(raw.get("journal_iso"))
     doi = norm_doi(raw.get("doi"))
     pages_raw = clean_value(raw.get("pages"))
     authors = author_keys(raw.get("author"))
@@ -557,6 +682,7 @@ def match_keys(raw: dict[str, Any]) -> MatchKeys:
         doi=doi,
         pmid=norm_pmid(raw.get("pmid")),
         title=norm_title(raw.get("title"), journal),
+        title_parts=title_parts(raw.get("title"), journal),
         markers=title_markers(raw.get("title"), journal, raw.get("kind"), pub_types),
         authors=authors.persons,
         collectives=authors.collectives,
@@ -574,7 +700,7 @@ def record_to_raw(record: Record) -> dict[str, Any]:
     """The raw matching columns of a `Record`."""
     return {
         "doi": record.doi, "pmid": record.pmid, "title": record.title, "author": record.authors,
-        "journal": record.journal or record.journal_iso, "journal_iso": record.journal_iso,
+        "journal": record.journal, "journal_iso": record.journal_iso,
         "year": record.year, "volume": record.volume, "issue": record.issue,
         "pages": record.pages, "abstract": record.abstract_text, "kind": record.kind,
         "publication_types": record.publication_types,
@@ -623,7 +749,7 @@ def _check_cell_types(raw: pd.DataFrame, ids: Sequence[Any]) -> None:
     problems = []
     for column in ("doi", "pmid", "title", "journal", "year", "volume", "issue", "pages"):
         for pos, value in enumerate(raw[column].to_numpy()):
-            if value is not None and not isinstance(value, (str, int, float)):
+            if not (value is None or value is pd.NA or isinstance(value, (str, numbers.Real))):
                 problems.append(f"row {pos} (ID {ids[pos]!r}), column {column!r}: "
                                 f"expected text or a number, got {type(value).__name__}")
                 if len(problems) >= 10:
@@ -637,11 +763,14 @@ def normalise_table(raw: pd.DataFrame, ids: Sequence[Any] | None = None) -> pd.D
     """One row of matching keys per raw row (same order); the engine works on this frame only."""
     ids = list(ids) if ids is not None else list(range(len(raw)))
     _check_cell_types(raw, ids)
-    rows = [match_keys(row) for row in raw.to_dict("records")]
+    columns = list(raw.columns)
+    rows = [match_keys(dict(zip(columns, values)))
+            for values in zip(*(raw[c].to_numpy(dtype=object) for c in columns))]
     keys = pd.DataFrame({
         "doi": [k.doi for k in rows],
         "pmid": [k.pmid for k in rows],
         "title": [k.title for k in rows],
+        "title_parts": [k.title_parts for k in rows],
         "markers": [k.markers for k in rows],
         "authors": [k.authors for k in rows],
         "collectives": [k.collectives for k in rows],
@@ -650,16 +779,29 @@ def normalise_table(raw: pd.DataFrame, ids: Sequence[Any] | None = None) -> pd.D
         "volume": [k.volume for k in rows],
         "issue": [k.issue for k in rows],
         "first_page": [k.pages.first for k in rows],
+        "last_page": [k.pages.last for k in rows],
         "page_starts": [k.pages.starts for k in rows],
         "article_number": [k.pages.article_number for k in rows],
         "abstract": [k.abstract for k in rows],
         "cochrane": [k.cochrane for k in rows],
     })
-    # Raw journal strings are kept for the abbreviation check.
-    keys["journal_raw"] = [clean_value(j) for j in raw["journal"].to_numpy()]
+    # Raw journal names are kept for the abbreviation check; an ISO abbreviation given
+    # beside the name goes in brackets, which `journal_variants` reads as another name.
+    keys["journal_raw"] = [
+        f"{j} ({iso})" if j and iso and iso != j else j or iso
+        for j, iso in zip(map(clean_value, raw["journal"].to_numpy()),
+                          map(clean_value, raw["journal_iso"].to_numpy()))
+    ]
     return keys
 
 
 def records_table(records: Sequence[Record]) -> pd.DataFrame:
     """The raw table of a sequence of records, one row each, in order."""
     return pd.DataFrame([record_to_raw(r) for r in records], columns=list(RAW_COLUMNS))
+
+
+def clear_caches() -> None:
+    """Forget memoised parses (benchmarks time a cold run)."""
+    for cached in (journal_variants, journals_compatible, _run_together, _parse_folded,
+                   _author_keys_from_text):
+        cached.cache_clear()
