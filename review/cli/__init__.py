@@ -21,6 +21,7 @@ from review.cli import imports as _imports  # noqa: E402,F401
 from review.cli import dedupe as _dedupe  # noqa: E402,F401
 from review.cli import classify as _classify  # noqa: E402,F401
 from review.cli import export_cmd as _export  # noqa: E402,F401
+from review.cli import refresh as _refresh  # noqa: E402,F401
 from review.cli import screen as _screen  # noqa: E402,F401
 from review.cli import claims as _claims  # noqa: E402,F401
 from review.cli import prisma as _prisma  # noqa: E402,F401
