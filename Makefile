@@ -16,11 +16,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/review search --replay sample/searches
-	$(BIN)/review export records --out outputs/records.csv
+	$(BIN)/review refresh --offline --config sample/refresh.yaml
 
 test: $(STAMP)
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) outputs/review.sqlite* outputs/records.csv
+	rm -rf $(VENV) outputs/review.sqlite* outputs/runs outputs/latest outputs/searches

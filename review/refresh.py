@@ -231,6 +231,15 @@ def step_prisma(store, run_dir: Path) -> StepResult:
                       {"problems": len(problems)}, [f"PRISMA: {p}" for p in problems][:20])
 
 
+def step_export(store, run_dir: Path) -> StepResult:
+    from review.export import records_frame
+
+    df = records_frame(store.iter_records(), store.designs(), store.duplicate_of())
+    (run_dir / "tables").mkdir(parents=True, exist_ok=True)
+    df.to_csv(run_dir / "tables" / "records.csv", index=False)
+    return StepResult("export", 0.0, f"{len(df)} records written to tables/records.csv")
+
+
 def step_notebooks(config: RefreshConfig, db: Path, run_dir: Path, since: str | None) -> StepResult:
     import papermill as pm
     from nbconvert import HTMLExporter
@@ -304,6 +313,7 @@ def refresh(config: RefreshConfig, db: Path, *, offline: bool = False, settings_
                 ("dedupe", lambda: step_dedupe(store)),
                 ("classify", lambda: step_classify(store)),
                 ("prisma", lambda: step_prisma(store, run_dir)),
+                ("export", lambda: step_export(store, run_dir)),
             ]
             if not skip_notebooks:
                 plan.append(("notebooks", lambda: step_notebooks(config, Path(db), run_dir, since)))

@@ -23,19 +23,19 @@ def snapshot(store: Store):
 
 def test_import_logs_a_run_and_reimport_is_a_noop(tmp_path):
     store = Store.open(tmp_path / "s.sqlite")
-    [s] = import_files(store, [ROOT / "sample/imports/article_pages.ris"], source="article_pages")
+    [s] = import_files(store, [ROOT / "sample/imports/article_pages/article_pages.ris"], source="article_pages")
     assert s.n_records == s.n_new == 46
     [run] = store.runs(kind="import")
     assert run["source"] == "article_pages" and run["source_type"] == "other" and run["count"] == 46
     assert run["file_hash"] and run["status"] == "complete" and len(store.run_record_ids(run["run_id"])) == 46
     before = snapshot(store)
-    [again] = import_files(store, [ROOT / "sample/imports/article_pages.ris"], source="article_pages")
+    [again] = import_files(store, [ROOT / "sample/imports/article_pages/article_pages.ris"], source="article_pages")
     assert again.already == run["run_id"] and snapshot(store) == before
 
 
 def test_registers_and_explicit_source_types(tmp_path):
     store = Store.open(tmp_path / "s.sqlite")
-    import_files(store, [ROOT / "sample/imports/trial_registrations.csv"], source="clinicaltrials")
+    import_files(store, [ROOT / "sample/imports/clinicaltrials/trial_registrations.csv"], source="clinicaltrials")
     import_files(store, [RIS / "asreview_embase.ris"], source="embase")
     import_files(store, [RIS / "asreview_scopus.ris"], source="handsearch", source_type="other")
     types = {r["source"]: r["source_type"] for r in store.runs(kind="import")}

@@ -57,9 +57,12 @@ def test_first_refresh_writes_everything(two_refreshes):
     assert any(p.suffix == ".png" for p in (first.run_dir / "prisma").iterdir())
     s = first.summary
     assert s["new_records"] == 73 and s["records_total"] == 73  # 23 PubMed + 46 pages + 4 registrations
-    assert [st["name"] for st in s["steps"]] == ["search", "import", "dedupe", "classify", "prisma", "notebooks"]
+    assert [st["name"] for st in s["steps"]] == ["search", "import", "dedupe", "classify", "prisma", "export",
+                                                 "notebooks"]
     assert s["new_trials"] >= 1
-    assert "evidence_tiers.csv" in " ".join(first_tables) and "claims_statements.csv" in " ".join(first_tables)
+    for name in ("tables/evidence_tiers.csv", "tables/claims_statements.csv", "tables/records.csv",
+                 "prisma/PRISMA2020.csv"):
+        assert name in first_tables, sorted(first_tables)
 
 
 def test_second_refresh_finds_nothing_new_and_reproduces_the_tables(two_refreshes, eutils_server):

@@ -1,0 +1,173 @@
+"""Combine publication-type, MeSH and text signals into one Design with its reasons.
+
+Text rules are evaluated lazily, strongest first: once a signal is found, rules that could not beat it
+are not run. The decision is the same as running them all; only the supporting reasons and the "also
+matched" rival are limited to the signals that were evaluated.
+"""
+from __future__ import annotations
+
+from review.models import DESIGN_TIER, Design, Record, Tier
+
+from .indexing import PubTypeRule, conference_type, mesh_cues, pubtype_rule
+from .rules import INDEX, PRECEDENCE
+from .text import Cue, Document, Matcher
+
+_RANK = {d: i for i, d in enumerate(PRECEDENCE)}
+# Confidence of a text/MeSH decision by the strength of its best signal.
+_CONFIDENCE = {1: 0.35, 2: 0.5, 3: 0.7, 4: 0.85, 5: 0.9, 6: 0.9}
+SELF_REPORT_DESIGNS = frozenset({"cross_sectional_survey", "qualitative"})
+MAX_SUPPORT = 2  # extra agreeing reasons shown after the deciding one
+_TRIAL = frozenset(d for d, t in DESIGN_TIER.items() if t is Tier.TRIAL)
+
+
+def _key(cue: Cue) -> tuple[int, int]:
+    return (-cue.strength, _RANK[cue.design])
+
+
+def _matcher(record: Record) -> Matcher | None:
+    title = record.title or ""
+    abstract = record.abstract_text
+    keywords = "; ".join(record.keywords)
+    journal = record.journal or record.journal_iso
+    if not (title or abstract or keywords or journal):
+        return None
+    return Matcher(INDEX, Document.of(title, abstract, keywords, journal))
+
+
+class _Evidence:
+    """Cues gathered so far for one record; body rules are run lazily, strongest first."""
+
+    def __init__(self, record: Record):
+        self.matcher = _matcher(record)
+        self.cues: list[Cue] = mesh_cues(record.mesh)
+        self.animal_checked = False
+
+    def _animal_strength(self) -> int:
+        return max((c.strength for c in self.cues if c.design == "animal"), default=0)
+
+    def usable(self) -> list[Cue]:
+        """Cues, without trial cues whose sentence names no humans when there is clear animal evidence."""
+        if not any(c.human is False for c in self.cues) or self._animal_strength() < 3:
+            return self.cues
+        return [c for c in self.cues if not (c.human is False and c.design in _TRIAL)]
+
+    def run(self, wanted, limit: int | None = None, tries: int | None = None) -> None:
+        """Run pending rules that satisfy `wanted` (see Matcher.run_all), keeping their cues."""
+        if self.matcher is not None:
+            self.cues += self.matcher.run_all(wanted, limit, tries)
+
+    def _best_of(self, designs: tuple[str, ...] | None) -> Cue | None:
+        best = None
+        for c in self.usable():
+            if (designs is None or c.design in designs) and (best is None or _key(c) < _key(best)):
+                best = c
+        return best
+
+    def best(self, designs: tuple[str, ...] | None) -> Cue | None:
+        """The strongest cue (within `designs`), running body rules until none left could beat it."""
+        ranks = None if designs is None else frozenset(_RANK[d] for d in designs)
+        best = self._best_of(designs)
+        matcher = self.matcher
+        while True:
+            if best is not None and best.human is False and best.design in _TRIAL and not self.animal_checked:
+                # Trial wording without human subjects: is this an animal experiment?
+                self.animal_checked = True
+                self.run(lambda r: r.design == "animal")
+                best = self._best_of(designs)
+                continue
+            if matcher is None:
+                return best
+            item = matcher.pop_next(_key(best) if best is not None else None, ranks)
+            if item is None:
+                return best
+            cue = matcher.run_item(item)
+            if cue is not None:
+                self.cues.append(cue)
+                if cue.design == "animal" and cue.strength >= 3 and self.animal_checked is False:
+                    best = self._best_of(designs)  # animal evidence may void trial wording
+                elif (designs is None or cue.design in designs) and (best is None or _key(cue) < _key(best)):
+                    best = cue
+
+    def support(self, chosen: Cue) -> list[str]:
+        """Up to MAX_SUPPORT other reasons for the chosen design, among the signals already evaluated."""
+        seen = {chosen.reason}
+        out = []
+        for c in sorted(self.usable(), key=_key):
+            if c.design == chosen.design and c.reason not in seen and len(out) < MAX_SUPPORT:
+                seen.add(c.reason)
+                out.append(c.reason)
+        return out
+
+    def self_reported(self, design: str) -> bool:
+        """Surveys and qualitative designs resting on people's own accounts (questionnaires, posts, interviews)."""
+        if design not in SELF_REPORT_DESIGNS:
+            return False
+        if not any(c.self_report for c in self.cues):
+            self.run(lambda r: r.self_report, limit=1, tries=3)
+        return any(c.self_report for c in self.cues)
+
+
+def decide(record: Record) -> Design:
+    """The design of one record: publication type first, then MeSH, then text (see the package docstring)."""
+    notes = []
+    conference = conference_type(record.publication_types)
+    if conference or record.kind == "conference":
+        notes.append(f"note: conference abstract ({conference or 'kind conference'}), classified by its text")
+    hit = pubtype_rule(record.publication_types)
+    if hit is not None:
+        return _by_pubtype(record, *hit, notes)
+
+    ev = _Evidence(record)
+    best = ev.best(None)
+    if best is None:
+        if record.kind in ("book", "book-article"):
+            return Design("narrative_review", Tier.SECONDARY, 0.4,
+                          ("kind: book chapter, no other design signal", *notes))
+        empty = not (record.title or record.abstract)
+        why = "no title, abstract or publication type" if empty else \
+            "no design signal in publication types, MeSH or text"
+        return Design("other", Tier.OPINION_OTHER, 0.2 if empty else 0.3, (why, *notes))
+
+    tier = DESIGN_TIER[best.design]
+    confidence = _CONFIDENCE[best.strength]
+    reasons = [best.reason, *ev.support(best)]
+    # A rival: an equally strong signal of another tier, among those evaluated, that lost on precedence.
+    rival = next((c for c in sorted(ev.usable(), key=_key) if DESIGN_TIER[c.design] is not tier), None)
+    if rival is not None and rival.strength == best.strength:
+        confidence -= 0.15
+        reasons.append(f"also matched, lower precedence: {rival.reason} [{rival.design}]")
+    return Design(best.design, tier, round(confidence, 2), (*reasons, *notes), ev.self_reported(best.design))
+
+
+def _by_pubtype(record: Record, rule: PubTypeRule, raw: str, notes: list[str]) -> Design:
+    """Publication type fixes the tier; MeSH and text may choose among the allowed designs."""
+    if rule.mesh_may_override:
+        override = [c for c in mesh_cues(record.mesh) if c.strength >= 5]
+        if override:
+            ev = _Evidence(record)
+            best = min(override, key=_key)
+            return Design(best.design, DESIGN_TIER[best.design], 0.8,
+                          (best.reason, f"publication type {raw} overridden: MeSH indexes a study design",
+                           *ev.support(best), *notes),
+                          ev.self_reported(best.design))
+    ev = _Evidence(record)
+    refine = None
+    if len(rule.allowed) > 1:
+        best = ev.best(rule.allowed)
+        # Refine only on a real signal that beats every signal for the default design.
+        if best is not None and best.design != rule.default and best.strength >= 3:
+            refine = best
+    design = refine.design if refine else rule.default
+    reasons = [f"publication type: {raw}"]
+    if refine:
+        reasons.append(refine.reason)
+    chosen = refine or Cue(design, 0, "", "")
+    reasons += [r for r in ev.support(chosen) if r not in reasons]
+    ev.run(lambda r: r.design not in rule.allowed and r.strength >= 4, limit=1, tries=3)
+    outside = [c for c in ev.usable() if c.design not in rule.allowed and c.strength >= 3]
+    if outside:
+        other = min(outside, key=_key)
+        reasons.append(f"ignored, publication type takes precedence: {other.reason} [{other.design}]")
+    confidence = 0.95 if refine is None else (0.9 if refine.strength >= 4 else 0.85)
+    self_rep = rule.self_report or ev.self_reported(design)
+    return Design(design, DESIGN_TIER[design], confidence, (*reasons, *notes), self_rep)
