@@ -64,3 +64,17 @@ def test_cli_import_reports_errors_with_exit_1(tmp_path):
     assert r.exit_code == 1 and "empty.ris" in r.output
     r = runner.invoke(main, ["import", str(RIS / "asreview_embase.ris"), "--source", "embase", "--db", db])
     assert r.exit_code == 0 and "6 records from embase (6 new" in r.output
+
+
+BAD = Path(__file__).parent / "data" / "bad"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BAD.iterdir() if p.name != "README.md"))
+def test_every_bad_file_is_refused_with_its_name_and_the_store_is_unchanged(tmp_path, name):
+    store = Store.open(tmp_path / "s.sqlite")
+    import_files(store, [RIS / "asreview_embase.ris"], source="embase")
+    before = snapshot(store)
+    with pytest.raises(InputError) as err:
+        import_files(store, [BAD / name], source="embase")
+    assert name in str(err.value)
+    assert snapshot(store) == before

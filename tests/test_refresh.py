@@ -138,3 +138,34 @@ def test_bad_config_names_the_file(tmp_path):
     path.write_text("notebooks: [nope]\n")
     with pytest.raises(Exception, match="notebook 'nope' not found"):
         load_config(path, ROOT)
+
+
+def test_online_refresh_keeps_the_api_key_out_of_everything(tmp_path, eutils_server):
+    """A live refresh against the local E-utilities server: records arrive, a second refresh sends no
+    efetch, and the API key appears in no output, archive, executed notebook or the store."""
+    from review.config import settings_from_env
+
+    key = "SECRETKEY" + "7" * 27
+    eutils_server.add_replicated("kratom", 30)
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    (queries / "k.yaml").write_text("name: k\nquery: kratom\n")
+    config = load_config(write_config(tmp_path, archives=[], import_dirs=[], queries=str(queries)), ROOT)
+    env = {"NCBI_EMAIL": "t@example.org", "NCBI_API_KEY": key, "NCBI_EUTILS_URL": eutils_server.url}
+    db = tmp_path / "outputs" / "review.sqlite"
+    first = refresh(config, db, settings_factory=lambda: settings_from_env(env))
+    assert first.summary["new_records"] == 30 and eutils_server.count("efetch") == 1
+    assert all(r.api_key == key for r in eutils_server.requests)
+    eutils_server.clear_requests()
+    second = refresh(config, db, settings_factory=lambda: settings_from_env(env), skip_notebooks=True)
+    assert second.summary["new_records"] == 0 and eutils_server.counts() == {"esearch": 1}
+    leaks = []
+    for path in (tmp_path / "outputs").rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                import gzip
+                data = gzip.decompress(data)
+            if key.encode() in data:
+                leaks.append(str(path))
+    assert leaks == []

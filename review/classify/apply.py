@@ -10,7 +10,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from review.classify import classify
+import os
+
+from review.classify import classify_many
 from review.models import DESIGN_TIER
 from review.store import Store, utcnow
 
@@ -41,7 +43,9 @@ def classify_store(store: Store, *, everything: bool = False) -> ClassifySummary
         h = rec.content_hash()
         if done.get(rid) != h:
             todo.append((rid, rec, h))
-    rows = [(rid, classify(rec), h) for rid, rec, h in todo]
+    # Large batches use every core (classify_many forks; small ones stay in this process).
+    designs = classify_many([rec for _, rec, _ in todo], workers=min(2, os.cpu_count() or 1))
+    rows = [(rid, d, h) for (rid, _, h), d in zip(todo, designs)]
     store.save_classifications(rows, VERSION, utcnow())
     return ClassifySummary(len(rows), len(items) - len(rows), time.perf_counter() - t0,
                            dict(Counter(d.tier.value for _, d, _ in rows)))
