@@ -240,11 +240,29 @@ def step_export(store, run_dir: Path) -> StepResult:
     return StepResult("export", 0.0, f"{len(df)} records written to tables/records.csv")
 
 
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's stderr (inherited by Jupyter kernels, which chatter on it) to a log file."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as fh:
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def step_notebooks(config: RefreshConfig, db: Path, run_dir: Path, since: str | None) -> StepResult:
     import papermill as pm
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = True  # readers of the shared HTML see results, not code
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     done = []
@@ -254,8 +272,9 @@ def step_notebooks(config: RefreshConfig, db: Path, run_dir: Path, since: str | 
         out_nb.parent.mkdir(parents=True, exist_ok=True)
         params = {"db": str(db), "out_dir": str(run_dir / "tables"), "since": since or "",
                   "claims_file": str(config.claims), **config.parameters.get(name, {})}
-        pm.execute_notebook(str(src), str(out_nb), parameters=params, cwd=str(config.root), progress_bar=False,
-                            log_output=False, kernel_name="python3")
+        with _stderr_to(run_dir / "notebooks" / "kernel.log"):
+            pm.execute_notebook(str(src), str(out_nb), parameters=params, cwd=str(config.root),
+                                progress_bar=False, log_output=False, kernel_name="python3")
         body, _ = exporter.from_filename(str(out_nb))
         (run_dir / f"{name}.html").write_text(body, encoding="utf-8")
         done.append(name)
