@@ -178,6 +178,17 @@ DESIGN_TIER: dict[str, Tier] = {
 }
 DESIGNS: tuple[str, ...] = tuple(DESIGN_TIER)
 
+# How tiers are named in tables, plots and the PRISMA evidence table.
+TIER_LABELS: dict[str, str] = {
+    "trial": "Trial data (human experimental)",
+    "observational": "Observational (surveys, cohorts, registries)",
+    "anecdotal": "Anecdotal (case reports, series, forum posts)",
+    "preclinical": "Preclinical (animal, in vitro)",
+    "secondary": "Secondary (reviews)",
+    "opinion_other": "Opinion and other",
+    "unclassified": "Not yet classified",
+}
+
 
 @dataclass(frozen=True)
 class Design:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from review import extract
 from review.errors import InputError, ReviewError
-from review.models import Tier
+from review.models import TIER_LABELS, Tier
 
 DBR = "databases_registers"
 OTHER = "other_methods"
@@ -59,15 +59,6 @@ SOURCE_NAMES = {
     "anzctr": "ANZCTR", "isrctn": "ISRCTN",
 }
 
-TIER_LABELS = {
-    "trial": "Trial data (human experimental)",
-    "observational": "Observational (surveys, cohorts, registries)",
-    "anecdotal": "Anecdotal (case reports, series, forum posts)",
-    "preclinical": "Preclinical (animal, in vitro)",
-    "secondary": "Secondary (reviews)",
-    "opinion_other": "Opinion and other",
-    "unclassified": "Not yet classified",
-}
 
 
 # ===================================================================== result types

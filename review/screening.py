@@ -45,6 +45,7 @@ from typing import Any
 
 import yaml
 
+from review.sheets import is_formula_like, neutralise_csv, unneutralise_csv  # noqa: F401 (re-exported)
 from review.errors import ConfigError, InputError, ReviewError
 from review.models import Record
 
@@ -174,7 +175,6 @@ def parse_config(data: Any, where: str = "screening settings") -> ScreeningConfi
 
 # ===================================================================== small text helpers
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _EXCEL_CELL_MAX = 32767
 
@@ -182,20 +182,6 @@ _EXCEL_CELL_MAX = 32767
 def _fold(text: str) -> str:
     """Case and whitespace folded, for tolerant matching of typed values."""
     return " ".join(str(text).split()).casefold()
-
-
-def is_formula_like(text: str) -> bool:
-    """Would a spreadsheet treat this text as a formula (or a DDE payload)?"""
-    return text.startswith(_FORMULA_START)
-
-
-def neutralise_csv(text: str) -> str:
-    """Prefix an apostrophe so a spreadsheet shows the text instead of running it."""
-    return "'" + text if is_formula_like(text) else text
-
-
-def unneutralise_csv(text: str) -> str:
-    return text[1:] if text.startswith("'") and is_formula_like(text[1:]) else text
 
 
 def cell_text(value: Any) -> str:

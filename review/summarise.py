@@ -7,17 +7,9 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from review import extract
-from review.models import DESIGN_TIER, Design, Record, Tier
+from review.models import DESIGN_TIER, TIER_LABELS, Design, Record, Tier
 
 TIERS: tuple[str, ...] = tuple(t.value for t in Tier)
-TIER_LABELS = {
-    "trial": "Trial data (human experimental)",
-    "observational": "Observational (surveys, cohorts, registries)",
-    "anecdotal": "Anecdotal (case reports, series, forum posts)",
-    "preclinical": "Preclinical (animal, in vitro)",
-    "secondary": "Secondary (reviews)",
-    "opinion_other": "Opinion and other",
-}
 # Hatches keep the tiers apart when printed without colour.
 TIER_HATCH = {"trial": "", "observational": "//", "anecdotal": "..", "preclinical": "xx", "secondary": "\\\\",
               "opinion_other": "--"}

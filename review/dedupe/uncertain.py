@@ -9,19 +9,15 @@ import pandas as pd
 
 from review.errors import InputError
 from review.export import record_row
+from review.sheets import neutralise_csv
 from review.store import Store, utcnow
 
 DECISIONS = ("duplicate", "distinct")
 KEY_COLUMNS = ("pair_id", "record_a", "record_b")
 SHOWN = ("source", "source_id", "pmid", "doi", "title", "authors", "year", "journal", "volume", "issue", "pages")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def safe_cell(value):
     """Text that a spreadsheet will not run as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return neutralise_csv(value) if isinstance(value, str) else value
 
 
 def uncertain_frame(store: Store) -> pd.DataFrame:
