@@ -286,7 +286,7 @@ def efetch_history(client: Eutils, sl: SearchSlice, batch_size: int) -> Iterator
     for start in range(0, len(sl.ids), batch_size):
         wanted = sl.ids[start:start + batch_size]
         params = {"db": "pubmed", "WebEnv": sl.webenv, "query_key": sl.query_key, "retstart": start,
-                  "retmax": len(wanted), "rettype": "abstract", "retmode": "xml"}
+                  "retmax": len(wanted), "retmode": "xml"}
         _, records = client.request("efetch", params, validate=_parse_efetch)
         yield _batch(records, wanted)
 
@@ -295,6 +295,6 @@ def efetch_ids(client: Eutils, pmids: Sequence[str], batch_size: int) -> Iterato
     """Fetch PMIDs by id list (POST for long lists), ``batch_size`` per request."""
     for start in range(0, len(pmids), batch_size):
         wanted = tuple(pmids[start:start + batch_size])
-        params = {"db": "pubmed", "id": list(wanted), "rettype": "abstract", "retmode": "xml"}
+        params = {"db": "pubmed", "id": list(wanted), "retmode": "xml"}
         _, records = client.request("efetch", params, post=len(wanted) > 200 or None, validate=_parse_efetch)
         yield _batch(records, wanted)

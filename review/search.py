@@ -220,11 +220,13 @@ def replay_run(folder: Path, store: Store) -> RunSummary:
     m = _read_manifest(folder)
     run_id = m["run_id"]
     existing = store.get_run(run_id)
-    if existing and existing["status"] == "complete":
+    if existing and existing["status"] != "running":
         return RunSummary(run_id, m["strategy"], existing["count"] or 0, 0, 0, replayed=True)
-    if m.get("status") != "complete":
-        raise InputError(f"{folder}: run {run_id} did not complete ({m.get('status', 'unknown')}); "
-                         "it cannot be replayed as a search")
+    # A run that was killed or failed is replayed too: its stored batches are part of the store
+    # (the run that resumed it fetched only what was missing), and its status says what it was.
+    status = m.get("status") or "interrupted"
+    if status == "running":
+        status = "interrupted"
     fetch_entries = [e for e in m["responses"] if e["util"] == "efetch"]
     bodies = [(e, _archived_body(folder, e)) for e in fetch_entries]  # verify all before writing
     batches = [list(iter_pubmed_xml(b, label=str(folder / e["file"]))) for e, b in bodies]
@@ -244,10 +246,11 @@ def replay_run(folder: Path, store: Store) -> RunSummary:
             store.link_run_records(run_id, [u.record_id for u in ups])
         stored = store.source_ids(m.get("database", "pubmed"))
         store.link_run_records(run_id, [stored[p] for p in ids if p in stored])
-        store.update_run(run_id, status="complete", finished_at=m.get("finished_at"), count=m.get("count"),
+        store.update_run(run_id, status=status, finished_at=m.get("finished_at"), count=m.get("count"),
                          ids=ids, translation=m.get("translation"), n_new=m.get("n_new"),
                          n_fetched=sum(len(b) for b in batches), dropped=m.get("dropped") or [],
-                         missing=m.get("missing") or [], notes=f"replayed from {folder}")
+                         missing=m.get("missing") or [],
+                         notes=f"replayed from {folder}" + ("" if status == "complete" else f" ({status} run)"))
     return RunSummary(run_id, m["strategy"], m.get("count") or 0, n_new, sum(len(b) for b in batches),
                       m.get("dropped") or [], m.get("missing") or [], replayed=True)
 

@@ -135,7 +135,7 @@ def main(src: Path) -> None:
          "attempts": 1, "received": WHEN},
         {**write_gz(run / "0002-efetch.xml.gz", efetch), "util": "efetch",
          "params": {"db": "pubmed", "WebEnv": "MCID_sample0000000000000000", "query_key": "1", "retstart": "0",
-                    "retmax": str(len(pmids)), "rettype": "abstract", "retmode": "xml"},
+                    "retmax": str(len(pmids)), "retmode": "xml"},
          "attempts": 1, "received": WHEN},
     ]
     manifest = {

@@ -192,6 +192,16 @@ def test_killed_run_resumes_without_duplicates(eutils_server, tmp_path):
         got = stored_pmids(store)
         assert sorted(got) == sorted(pmids) and len(got) == len(set(got)) == 1000
         assert [r["status"] for r in store.runs(kind="search")] == ["interrupted", "complete"]
+        live = records_frame(store.iter_records())
+    # Replaying the archive (the killed run included) rebuilds the same records offline.
+    with Store.open(tmp_path / "offline.sqlite") as offline:
+        summaries = replay(tmp_path / "searches", offline)
+        assert [r["status"] for r in offline.runs(kind="search")] == ["interrupted", "complete"]
+        assert len(summaries) == 2
+        replayed = records_frame(offline.iter_records())
+    key = ["source", "source_id"]
+    assert replayed.sort_values(key).drop(columns="record_id").reset_index(drop=True).equals(
+        live.sort_values(key).drop(columns="record_id").reset_index(drop=True))
 
 
 def test_replay_yields_the_same_store_and_no_secret_is_archived(eutils_server, tmp_path):
