@@ -65,13 +65,13 @@ def test_2500_records_one_esearch_batched_efetch_rate_limit_and_fields(eutils_se
 def test_rate_limit_with_api_key(eutils_server, tmp_path):
     eutils_server.add_replicated("kratom", 600)
     store = Store.open(tmp_path / "s.sqlite")
-    t0 = time.monotonic()
     run(eutils_server, store, tmp_path, batch_size=50, api_key="k" * 36)
     assert eutils_server.count("efetch") == 12
     assert eutils_server.max_requests_in_window(1.0) <= 10
-    assert eutils_server.max_requests_in_window(1.0) > 3  # the key is used: faster than without
-    assert time.monotonic() - t0 < 3.0
     assert all(r.api_key == "k" * 36 for r in eutils_server.requests)
+    # The key raises the pace to NCBI's 10/s (timing-free check: a loaded machine may be slower).
+    assert Eutils(settings(eutils_server, api_key="k" * 36)).throttle.interval < 0.15
+    assert Eutils(settings(eutils_server)).throttle.interval > 1 / 3
 
 
 def test_second_run_issues_no_efetch_and_flags_dropped(eutils_server, tmp_path):
