@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
-from review.classify import classify, classify_many
+from review.classify import classify
 from review.models import DESIGN_TIER, AbstractSection, Record
 
 SAMPLE = Path(__file__).parent / "data" / "classify" / "kratom_sample.jsonl"
@@ -53,12 +52,3 @@ def test_sample_reasons_explain_every_decision():
     for record, _ in _load():
         d = classify(record)
         assert d.reasons and 0 < d.confidence <= 1
-
-
-def test_throughput_is_not_pathological():
-    """A loose floor (the benchmark measures the real rate): 3,000 records within CPU-time budget."""
-    records = [r for r, _ in _load()] * 42
-    start = time.process_time()
-    classify_many(records)
-    rate = len(records) / (time.process_time() - start)
-    assert rate > 2000, rate

@@ -6,6 +6,8 @@ matched" rival are limited to the signals that were evaluated.
 """
 from __future__ import annotations
 
+from operator import attrgetter
+
 from review.models import DESIGN_TIER, Design, Record, Tier
 
 from .indexing import PubTypeRule, conference_type, mesh_cues, pubtype_rule
@@ -20,8 +22,7 @@ MAX_SUPPORT = 2  # extra agreeing reasons shown after the deciding one
 _TRIAL = frozenset(d for d, t in DESIGN_TIER.items() if t is Tier.TRIAL)
 
 
-def _key(cue: Cue) -> tuple[int, int]:
-    return (-cue.strength, _RANK[cue.design])
+_key = attrgetter("key")  # (-strength, precedence rank): the best cue sorts first
 
 
 def _matcher(record: Record) -> Matcher | None:
@@ -47,9 +48,15 @@ class _Evidence:
 
     def usable(self) -> list[Cue]:
         """Cues, without trial cues whose sentence names no humans when there is clear animal evidence."""
-        if not any(c.human is False for c in self.cues) or self._animal_strength() < 3:
-            return self.cues
-        return [c for c in self.cues if not (c.human is False and c.design in _TRIAL)]
+        cues = self.cues
+        for c in cues:  # a plain loop: usually there are no cues or one, and this runs several times a record
+            if c.human is False and c.design in _TRIAL:
+                break
+        else:
+            return cues
+        if self._animal_strength() < 3:
+            return cues
+        return [c for c in cues if not (c.human is False and c.design in _TRIAL)]
 
     def run(self, wanted, limit: int | None = None, tries: int | None = None) -> None:
         """Run pending rules that satisfy `wanted` (see Matcher.run_all), keeping their cues."""
@@ -59,7 +66,7 @@ class _Evidence:
     def _best_of(self, designs: tuple[str, ...] | None) -> Cue | None:
         best = None
         for c in self.usable():
-            if (designs is None or c.design in designs) and (best is None or _key(c) < _key(best)):
+            if (designs is None or c.design in designs) and (best is None or c.key < best.key):
                 best = c
         return best
 
@@ -77,22 +84,21 @@ class _Evidence:
                 continue
             if matcher is None:
                 return best
-            item = matcher.pop_next(_key(best) if best is not None else None, ranks)
-            if item is None:
+            cue = matcher.next_cue(best.key if best is not None else None, ranks)
+            if cue is None:
                 return best
-            cue = matcher.run_item(item)
-            if cue is not None:
-                self.cues.append(cue)
-                if cue.design == "animal" and cue.strength >= 3 and self.animal_checked is False:
-                    best = self._best_of(designs)  # animal evidence may void trial wording
-                elif (designs is None or cue.design in designs) and (best is None or _key(cue) < _key(best)):
-                    best = cue
+            self.cues.append(cue)
+            if cue.design == "animal" and cue.strength >= 3 and self.animal_checked is False:
+                best = self._best_of(designs)  # animal evidence may void trial wording
+            elif (designs is None or cue.design in designs) and (best is None or cue.key < best.key):
+                best = cue
 
-    def support(self, chosen: Cue) -> list[str]:
-        """Up to MAX_SUPPORT other reasons for the chosen design, among the signals already evaluated."""
+    def support(self, chosen: Cue, ranked: list[Cue] | None = None) -> list[str]:
+        """Up to MAX_SUPPORT other reasons for the chosen design, among the signals already evaluated
+        (`ranked`: the usable cues sorted by key, when the caller has them)."""
         seen = {chosen.reason}
         out = []
-        for c in sorted(self.usable(), key=_key):
+        for c in ranked if ranked is not None else sorted(self.usable(), key=_key):
             if c.design == chosen.design and c.reason not in seen and len(out) < MAX_SUPPORT:
                 seen.add(c.reason)
                 out.append(c.reason)
@@ -110,10 +116,11 @@ class _Evidence:
 def decide(record: Record) -> Design:
     """The design of one record: publication type first, then MeSH, then text (see the package docstring)."""
     notes = []
-    conference = conference_type(record.publication_types)
+    types = record.publication_types
+    conference = conference_type(types) if types else None
     if conference or record.kind == "conference":
         notes.append(f"note: conference abstract ({conference or 'kind conference'}), classified by its text")
-    hit = pubtype_rule(record.publication_types)
+    hit = pubtype_rule(types) if types else None
     if hit is not None:
         return _by_pubtype(record, *hit, notes)
 
@@ -130,9 +137,10 @@ def decide(record: Record) -> Design:
 
     tier = DESIGN_TIER[best.design]
     confidence = _CONFIDENCE[best.strength]
-    reasons = [best.reason, *ev.support(best)]
+    ranked = sorted(ev.usable(), key=_key)
+    reasons = [best.reason, *ev.support(best, ranked)]
     # A rival: an equally strong signal of another tier, among those evaluated, that lost on precedence.
-    rival = next((c for c in sorted(ev.usable(), key=_key) if DESIGN_TIER[c.design] is not tier), None)
+    rival = next((c for c in ranked if DESIGN_TIER[c.design] is not tier), None)
     if rival is not None and rival.strength == best.strength:
         confidence -= 0.15
         reasons.append(f"also matched, lower precedence: {rival.reason} [{rival.design}]")
@@ -161,7 +169,7 @@ def _by_pubtype(record: Record, rule: PubTypeRule, raw: str, notes: list[str]) -
     reasons = [f"publication type: {raw}"]
     if refine:
         reasons.append(refine.reason)
-    chosen = refine or Cue(design, 0, "", "")
+    chosen = refine or Cue(design, 0, "", "", key=(0, _RANK[design]))
     reasons += [r for r in ev.support(chosen) if r not in reasons]
     ev.run(lambda r: r.design not in rule.allowed and r.strength >= 4, limit=1, tries=3)
     outside = [c for c in ev.usable() if c.design not in rule.allowed and c.strength >= 3]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from review.models import MeshHeading
 
+from .rules import PRECEDENCE
 from .text import Cue
 
 OBSERVATIONAL = ("cohort", "case_control", "cross_sectional_survey", "registry_or_poison_center")
@@ -135,6 +136,7 @@ MESH_DESIGN: dict[str, tuple[str, int]] = {
 }
 SELF_REPORT_MESH = frozenset({"Surveys and Questionnaires", "Health Surveys", "Self Report", "Social Media",
                               "Qualitative Research", "Focus Groups"})
+_RANK = {d: i for i, d in enumerate(PRECEDENCE)}  # cue keys: (-strength, rank)
 # Whole-animal headings: with these, Animals-without-Humans means an animal study even if cells are indexed.
 _WHOLE_ANIMAL = re.compile(r"^(?:Rats|Mice|Zebrafish|Dogs|Macaca|Rabbits|Guinea Pigs|Swine|Cricetinae|Primates"
                            r"|Disease Models, Animal|Behavior, Animal)")
@@ -145,13 +147,17 @@ def mesh_cues(mesh: tuple[MeshHeading, ...]) -> list[Cue]:
     if not mesh:
         return []
     names = {m.descriptor for m in mesh}
-    cues = [Cue(design, strength, f"MeSH: {name}", f"mesh {name}", name in SELF_REPORT_MESH)
+    cues = [_cue(design, strength, f"MeSH: {name}", f"mesh {name}", name in SELF_REPORT_MESH)
             for name in names if (hit := MESH_DESIGN.get(name)) for design, strength in (hit,)]
     if "Self Report" in names:
-        cues.append(Cue("cross_sectional_survey", 3, "MeSH: Self Report", "mesh Self Report", True))
+        cues.append(_cue("cross_sectional_survey", 3, "MeSH: Self Report", "mesh Self Report", True))
     if "Animals" in names and "Humans" not in names:
         cells = any(c.design == "in_vitro" for c in cues)
         whole = any(_WHOLE_ANIMAL.match(n) for n in names)
         strength = 6 if (whole or not cells) else 4
-        cues.append(Cue("animal", strength, "MeSH: Animals (without Humans)", "mesh Animals"))
+        cues.append(_cue("animal", strength, "MeSH: Animals (without Humans)", "mesh Animals"))
     return cues
+
+
+def _cue(design: str, strength: int, reason: str, rule: str, self_report: bool = False) -> Cue:
+    return Cue(design, strength, reason, rule, self_report, key=(-strength, _RANK[design]))

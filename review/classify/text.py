@@ -187,9 +187,32 @@ def tokens(text: str, keep: frozenset[bytes] | None = None) -> set[bytes]:
 _PLAIN = (("\u2010", "-"), ("\u2011", "-"), ("\u2012", "-"), ("\xa0", " "), ("\u2009", " "), ("\u202f", " "))
 
 
+_ASCII = bytes(range(128))
+
+
+def _lower(text: str) -> str:
+    """text.lower(), without its slow path when the only non-ASCII characters have no case (dashes, µ, ±).
+
+    str.lower() looks every character up in the Unicode tables once a text is not pure ASCII, several
+    times slower than lower-casing ASCII bytes. When no non-ASCII character changes under lower(), the
+    lower-cased UTF-8 bytes decode to the same string (those characters' bytes are all >= 0x80).
+    """
+    if text.isascii():
+        return text.lower()
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) - len(text) > len(text) // 16:  # many non-ASCII letters (Cyrillic, CJK): no gain to expect
+        return text.lower()
+    others = raw.translate(None, _ASCII).decode("utf-8", "surrogatepass")  # the non-ASCII characters
+    # Equal after lower() means each maps to itself: no mapping yields fewer characters, and the one
+    # context-dependent mapping (final sigma) starts from a capital, which would change.
+    if others.lower() != others:
+        return text.lower()
+    return raw.lower().decode("utf-8", "surrogatepass")
+
+
 def normalise(text: str) -> str:
     """Lower-case text with typographic hyphens and spaces made plain, keeping its length."""
-    text = text.lower()
+    text = _lower(text)
     if not text.isascii():
         for odd, plain in _PLAIN:
             if odd in text:
@@ -297,3 +320,233 @@ def _body_place(fields: tuple[str, ...]) -> str:
     return KEYWORDS
 
 
+Items = tuple[int, ...]
+TokenItems = tuple[Items, tuple[tuple[int, frozenset[bytes]], ...]]  # (items, (item, `also` words) pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One branch of one rule, looked for in one place (the title, or the rule's body fields)."""
+
+    order: tuple[int, int]  # (-strength in this place, precedence rank): also the key of its cue
+    key: int  # rule index, plus len(rules) for the title: a rule gives one cue per place
+    rule: TextRule
+    branch: Branch
+    place: str  # TITLE, ABSTRACT (abstract and keywords), ABSTRACT_ONLY, KEYWORDS or JOURNAL
+
+
+@dataclass(frozen=True)
+class RuleIndex:
+    """The rules' branches as work items numbered in evaluation order (strongest first, then precedence;
+    the title first at equal order), indexed by anchor token separately for the title and the body.
+    Numbering items by evaluation order lets a record's queue be built by sorting plain ints. Items
+    that a rule's fields exclude (the title item of a body-only rule) are numbered but never queued."""
+
+    rules: tuple[TextRule, ...]
+    items: tuple[WorkItem, ...]
+    title: dict[bytes, TokenItems]  # anchor token -> title items it triggers
+    body: dict[bytes, TokenItems]
+    title_always: Items  # items without anchors: queued whenever the place has text
+    body_always: Items
+    journal: tuple[tuple[int, frozenset[bytes]], ...]  # journal-name items with their anchors
+    relevant: frozenset[bytes]  # anchor and `also` tokens: the only tokens worth keeping
+
+    @classmethod
+    def build(cls, rules: Iterable[TextRule], precedence: tuple[str, ...]) -> "RuleIndex":
+        rules = tuple(rules)
+        rank = {d: i for i, d in enumerate(precedence)}
+        slots = sorted(((-r.strength, rank[r.design]), i, j, b) for i, r in enumerate(rules)
+                       for j, b in enumerate(r.branches))
+        count = len(slots)
+        # Every branch is two candidate items: n searches the rule's body fields, n + count the title.
+        orders = [s[0] for s in slots] + [(-rules[s[1]].title_strength, s[0][1]) for s in slots]
+        keys = [s[1] for s in slots] + [s[1] + len(rules) for s in slots]
+        places = [_body_place(rules[s[1]].fields) for s in slots] + [TITLE] * count
+        # At equal order the title goes first: a design named there is the authors' own label.
+        by_order = sorted(range(2 * count), key=lambda n: (orders[n], n < count, n))
+        number = {n: p for p, n in enumerate(by_order)}
+        items = tuple(WorkItem(orders[n], keys[n], rules[keys[n] % len(rules)], slots[n % count][3], places[n])
+                      for n in by_order)
+
+        title: dict[bytes, tuple[list[int], list]] = {}
+        body: dict[bytes, tuple[list[int], list]] = {}
+        title_always: list[int] = []
+        body_always: list[int] = []
+        journal = []
+        for n, (_, i, _, b) in enumerate(slots):
+            r = rules[i]
+            if r.fields == (JOURNAL,):
+                journal.append((number[n], b.anchors))
+                continue
+            targets = []
+            if TITLE in r.fields:
+                targets.append((title, title_always, number[n + count]))
+            if ABSTRACT in r.fields or KEYWORDS in r.fields:
+                targets.append((body, body_always, number[n]))
+            for by_token, always, item in targets:
+                if not b.anchors:
+                    always.append(item)
+                for t in b.anchors:
+                    plain, conditional = by_token.setdefault(t, ([], []))
+                    if b.also:
+                        conditional.append((item, b.also))
+                    else:
+                        plain.append(item)
+        relevant = frozenset(title).union(body, *(b.also for r in rules for b in r.branches))
+        return cls(rules, items, {t: (tuple(p), tuple(c)) for t, (p, c) in title.items()},
+                   {t: (tuple(p), tuple(c)) for t, (p, c) in body.items()}, tuple(title_always),
+                   tuple(body_always), tuple(journal), relevant)
+
+
+class Document:
+    """A record's text fields joined by newlines (title, abstract, keywords), plus the journal name."""
+
+    __slots__ = ("original", "text", "bounds", "journal", "body_start")
+
+    def __init__(self, original: str, text: str, bounds: dict[str, tuple[int, int]],
+                 journal: tuple[str, str] | None = None):
+        self.original = original
+        self.text = text  # normalised, same length as original when lower-casing kept it
+        self.bounds = bounds  # field -> (start, end) in text
+        self.journal = journal  # (original, normalised)
+        body = bounds.get(ABSTRACT) or bounds.get(KEYWORDS)
+        self.body_start = body[0] if body else None  # where the abstract (or else the keywords) starts
+
+    @classmethod
+    def of(cls, title: str, abstract: str, keywords: str, journal: str | None) -> "Document":
+        bounds: dict[str, tuple[int, int]] = {}
+        if title:
+            bounds[TITLE] = (0, len(title))
+        start = len(title) + 1
+        if abstract:
+            bounds[ABSTRACT] = (start, start + len(abstract))
+        if keywords:
+            start += len(abstract) + 1
+            bounds[KEYWORDS] = (start, start + len(keywords))
+            original = f"{title}\n{abstract}\n{keywords}"
+        else:
+            original = f"{title}\n{abstract}"
+        text = normalise(original)
+        if len(text) != len(original):  # rare letters whose lower case is longer: rebuild from lowered parts
+            return cls.of(normalise(title), normalise(abstract), normalise(keywords), journal)
+        return cls(original, text, bounds, (journal, normalise(journal)) if journal else None)
+
+
+def _ready(by_token: dict[bytes, TokenItems], always: Items, toks: set[bytes], out: list[int]) -> None:
+    """Add the work items whose anchor (and `also` word) occur among the tokens to `out` (unordered)."""
+    out += always
+    for t in by_token.keys() & toks:  # the anchors present (the set operation loops in C)
+        plain, conditional = by_token[t]
+        out += plain
+        for n, also in conditional:
+            if not also.isdisjoint(toks):
+                out.append(n)
+
+
+class Matcher:
+    """Evaluates rules on one document on demand, strongest first: title and body branches in one queue."""
+
+    __slots__ = ("items", "doc", "spans", "queue", "done")
+
+    def __init__(self, index: RuleIndex, doc: Document):
+        self.items = index.items
+        self.doc = doc
+        text, bounds, body_start = doc.text, doc.bounds, doc.body_start
+        body = (body_start, len(text)) if body_start is not None else None
+        # Where the items of each place search (journal items search the journal name instead).
+        self.spans = {TITLE: bounds.get(TITLE), ABSTRACT: body, ABSTRACT_ONLY: bounds.get(ABSTRACT),
+                      KEYWORDS: bounds.get(KEYWORDS)}
+        # One encode and translate for both parts; the title is split off at its byte length. Splitting
+        # bytes and intersecting with the anchor words is the cheapest exact way found to learn which
+        # anchors occur: one regex alternation (or trie) of the ~600 anchor words is 2-3x slower in `re`.
+        data = text.encode("utf-8", "ignore").translate(_TOKEN_TABLE)
+        if body_start is None:
+            cut = len(data)
+        else:
+            cut = body_start if text.isascii() else len(text[:body_start].encode("utf-8", "ignore"))
+        relevant = index.relevant
+        found: list[int] = []
+        if TITLE in bounds:
+            _ready(index.title, index.title_always, relevant.intersection(data[:cut].split()), found)
+        if body is not None:
+            _ready(index.body, index.body_always, relevant.intersection(data[cut:].split()), found)
+        if doc.journal is not None:
+            words = tokens(doc.journal[1])
+            found += [n for n, anchors in index.journal if not anchors.isdisjoint(words)]
+        self.queue = sorted(set(found))  # work items not yet run, strongest first (numbers are the order)
+        self.done: set[int] = set()  # keys of the work items that gave a cue
+
+    def next_cue(self, bound: tuple[int, int] | None, ranks: frozenset[int] | None) -> Cue | None:
+        """Run pending items in order until one gives a cue; only items that could still win (order <=
+        bound) and whose design rank is allowed. Items skipped for their rank stay queued."""
+        queue, items, done = self.queue, self.items, self.done
+        k = 0
+        while k < len(queue):
+            item = items[queue[k]]
+            if bound is not None and item.order > bound:
+                return None
+            if (ranks is not None and item.order[1] not in ranks) or item.key in done:
+                k += 1
+                continue
+            del queue[k]
+            cue = self._run(item)
+            if cue is not None:
+                return cue
+        return None
+
+    def _run(self, item: WorkItem) -> Cue | None:
+        """Run one work item; its cue, if it fired."""
+        doc = self.doc
+        place = item.place
+        if place == JOURNAL:
+            original, text = doc.journal  # type: ignore[misc]
+            lo, hi = 0, len(text)
+        else:
+            span = self.spans[place]
+            if span is None:
+                return None
+            lo, hi = span
+            original, text = doc.original, doc.text
+        rule = item.rule
+        hit = _accept(rule, item.branch, text, lo, hi)
+        if hit is None:
+            return None
+        self.done.add(item.key)
+        start, end, human = hit
+        where = place if place == TITLE or place == JOURNAL else _field_at(doc, start)
+        return Cue(rule.design, rule.title_strength if where == TITLE else rule.strength, None, rule.name,
+                   rule.self_report, human if rule.human else None, (original, text, start, end, where),
+                   key=item.order)
+
+    def run_all(self, wanted, limit: int | None = None, tries: int | None = None) -> list[Cue]:
+        """Run pending items whose rule satisfies `wanted`, until `limit` cues fired or `tries` ran."""
+        out: list[Cue] = []
+        items, done = self.items, self.done
+        keep: list[int] = []
+        ran = 0
+        for n in self.queue:
+            item = items[n]
+            if item.key in done:
+                continue
+            if (limit is None or len(out) < limit) and (tries is None or ran < tries) and wanted(item.rule):
+                ran += 1
+                cue = self._run(item)
+                if cue is not None:
+                    out.append(cue)
+            else:
+                keep.append(n)
+        self.queue = keep
+        return out
+
+
+def _field_at(doc: Document, pos: int) -> str:
+    keywords = doc.bounds.get(KEYWORDS)
+    if keywords is not None and pos >= keywords[0]:
+        return KEYWORDS
+    title = doc.bounds.get(TITLE)
+    return TITLE if title is not None and pos < title[1] else ABSTRACT
+
+
+def match_rules(index: RuleIndex, doc: Document) -> list[Cue]:
+    """Every cue of a document (every triggered rule in title and body): for tests and diagnostics."""
+    return Matcher(index, doc).run_all(lambda r: True)
