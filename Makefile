@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup clean
 
+# uv resolves and installs the ~120 packages in seconds where pip takes ~55 s; plain pip
+# (without up-front byte-compiling, ~20 s of that) is the fallback if uv cannot be had.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	# --no-compile: byte-compiling ~120 packages up front costs ~20 s; Python compiles what it imports.
-	$(BIN)/pip install --quiet --no-compile -e '.[dev]'
+	( $(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' ) \
+	  || $(BIN)/pip install --quiet --no-compile -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
