@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 
 # uv resolves and installs the ~120 packages in seconds where pip takes ~55 s; plain pip
 # (without up-front byte-compiling, ~20 s of that) is the fallback if uv cannot be had.
+# uv compiles in parallel, so the first refresh does not pay for it.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	( $(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' ) \
+	( $(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]' ) \
 	  || $(BIN)/pip install --quiet --no-compile -e '.[dev]'
 	touch $(STAMP)
 
