@@ -194,6 +194,28 @@ def test_classify_many_matches_classify_and_workers_agree():
         classify_many([records[0], "not a record"])  # type: ignore[list-item]
 
 
+def test_classification_leaves_no_reference_cycles():
+    """classify_many pauses the cyclic collector; that is safe only while decisions create no cycles."""
+    import gc
+    records = [rec("Kratom trial", TRIAL_TEXT, source_id="a"),
+               rec("A case report", "We report a 30-year-old man. No randomized trials exist.", source_id="b"),
+               rec("Kratom in rats", "Rats were randomized to mitragynine.", source_id="c"),
+               rec("Survey", "An online survey of 2,798 kratom users on Reddit.", source_id="d",
+                   publication_types=("Journal Article",)),
+               rec("Letter", "", source_id="e", publication_types=("Letter",))]
+    classify_many(records)  # warm caches (compiled regexes) first
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        classify_many(records * 20)
+        assert gc.collect() == 0
+    finally:
+        if was:
+            gc.enable()
+    assert gc.isenabled() == was  # classify_many restores the collector's state
+
+
 def test_classify_frame_from_records_and_dicts():
     frame = classify_frame([rec("Kratom trial", TRIAL_TEXT, source_id="7"),
                             {"title": "Kratom in mice", "abstract": "Mice received kratom.", "source_id": "8"}])

@@ -28,8 +28,10 @@ For large batches, classify_many(records, workers=2) spreads the work over proce
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from review.errors import InputError
@@ -62,6 +64,24 @@ def classify_many(records: Iterable[Record], *, workers: int = 1, chunk: int = 2
     for n, r in enumerate(records, 1):
         if not isinstance(r, Record):
             raise InputError(f"classify_many: item {n} is a {type(r).__name__}, not a review.models.Record")
+    with _no_cyclic_gc():
+        return _classify_all(records, workers, chunk)
+
+
+@contextmanager
+def _no_cyclic_gc():
+    """Pause the cyclic garbage collector: decisions make many small objects but no reference cycles
+    (refcounting frees them), and the collector's passes over them cost 5-10% of the time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _classify_all(records: list[Record], workers: int, chunk: int) -> list[Design]:
     if workers <= 1 or len(records) < 2 * chunk or "fork" not in multiprocessing.get_all_start_methods():
         return [decide(r) for r in records]
     # Forked workers inherit the records, so only the small Design results cross process boundaries;
@@ -87,9 +107,10 @@ def _adopt(records: list[Record]) -> None:
 def _classify_slice(bounds: tuple[int, int]) -> list[tuple]:
     """Designs as plain tuples: they cross the process boundary several times faster than dataclasses."""
     out = []
-    for r in _ADOPTED[bounds[0]:bounds[1]]:
-        d = decide(r)
-        out.append((d.design, d.tier.value, d.confidence, d.reasons, d.self_reported))
+    with _no_cyclic_gc():
+        for r in _ADOPTED[bounds[0]:bounds[1]]:
+            d = decide(r)
+            out.append((d.design, d.tier.value, d.confidence, d.reasons, d.self_reported))
     return out
 
 
