@@ -118,7 +118,8 @@ def pubmed_fixture_records() -> list[tuple[Record, str, str]]:
 
 def handwritten_records() -> list[tuple[Record, str]]:
     return [(record_from_mapping(row["record"], row["id"]), row["design"])
-            for name in ("handwritten.jsonl", "handwritten_heldout.jsonl") for row in read_jsonl(DATA / name)]
+            for name in ("handwritten.jsonl", "handwritten_heldout.jsonl", "handwritten_heldout2.jsonl")
+            for row in read_jsonl(DATA / name)]
 
 
 def scores(pairs: list[tuple[str, str]], labels: tuple[str, ...]) -> list[tuple[str, float, float, float, int, int]]:

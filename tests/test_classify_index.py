@@ -18,7 +18,8 @@ SPLIT = re.compile(r"[ \t\n\r\x0b\x0c,.;:()\[\]{}\"'/\-?!%=<>+*&|]+")
 
 
 def _records():
-    rows = [json.loads(line) for name in ("handwritten.jsonl", "handwritten_heldout.jsonl", "kratom_sample.jsonl")
+    names = ("handwritten.jsonl", "handwritten_heldout.jsonl", "handwritten_heldout2.jsonl", "kratom_sample.jsonl")
+    rows = [json.loads(line) for name in names
             for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     return [record_from_mapping(row.get("record", row), f"row {n}") for n, row in enumerate(rows, 1)]
 

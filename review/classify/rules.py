@@ -22,6 +22,10 @@ CASE_VERBS = "report reports present presents describe describes discuss discuss
 CASE_NOUNS = ("case patient neonate newborn infant man woman male female boy girl child adolescent teenager gentleman "
               "lady individual person veteran mother father")
 SELF = r"\b(?:this|our|the present|the current|in this)"
+# "rat liver microsomes", "mouse brain slices": the species is the source of isolated material (in vitro work).
+MATERIAL = (r"(?![- ](?:(?:liver|brain|kidney|heart|hepatic|cortical|hippocampal|striatal|cardiac|renal|intestinal"
+            r"|primary|isolated|cultured|[\w-]+-derived)[- ])?(?:mitochondria|mitochondrial|microsomes|microsomal"
+            r"|hepatocytes|cardiomyocytes|cells?|slices|synaptosomes|homogenates?|membranes|s9)\b)")
 # "case reports and case series", "studies or case series": publication kinds listed, as in a review's search.
 LISTED = r"\b(?:case reports?|reports|studies|articles|publications|literature|cohorts?)\s*,?\s*(?:and|or|and/or)\s*$"
 
@@ -225,6 +229,11 @@ RULES: tuple[TextRule, ...] = (
          B("commentary editorial viewpoint perspective letter reply response rebuttal erratum corrigendum "
            "correction retraction re", r"{w}\b(?:\s*(?:to|on|:)|\s*$)", r"(?:^|:\s*)(?:a |an |in )?"),
          fields=(TITLE,), context="none", examples=("Commentary on kratom scheduling", "Reply: kratom")),
+    rule("news attribution", "editorial_commentary", 2,
+         B("said says", r"{w}\b", r"\b(?:agency|officials?|spokes(?:man|woman|person)|company|manufacturer|ministry"
+                                 r"|minister|regulators?|campaigners|advocates)(?: also| have| has| had)? "),
+         context="none", fields=(ABSTRACT,),
+         examples=("The agency said the decision", "health officials have said")),
     rule("guidance", "editorial_commentary", 2,
          B("guideline guidelines", r"{w}\b", r"\b(?:clinical practice|practice|treatment|consensus|evidence-based) "),
          B("expert", r"expert (?:panel|consensus|forum|meeting)\b", also="panel consensus forum meeting"),
@@ -236,11 +245,14 @@ RULES: tuple[TextRule, ...] = (
            r"randomi[sz]ed(?:(?:,\s*|\s+)(?:and|or|(?:double|single|triple|observer|assessor|investigator|participant"
            r"|placebo|sham|active|vehicle|open|controlled|crossover|cross|parallel|multi-?cent(?:er|re)|pilot"
            r"|clinical|within|between|blind(?:ed)?|masked|dose|non-?inferiority|equivalence|factorial|cluster"
-           r"|comparative|prospective|two|three|four|phase|feasibility|[1-4]|i{1,3}|iv)(?:-[a-z]+)*-?)){0,10}"
+           r"|comparative|prospective|two|three|four|five|six|seven|eight|nine|ten|phase|feasibility|\d+|i{1,3}|iv)"
+           r"(?:-[a-z]+)*-?)){0,10}"
            r"(?:,\s*|\s+)(?:clinical\s+)?(?:trial|study|experiment|design)\b"),
          human=True, reject_before=r"(?:\bnon-?|\bquasi-?)$",
          examples=("a randomised, double-blind, placebo-controlled trial", "randomized controlled trial",
-                   "randomized, double-blind, placebo- and active-controlled crossover study")),
+                   "randomized, double-blind, placebo- and active-controlled crossover study",
+                   "randomized, double-blind, placebo-controlled, five-way crossover study",
+                   "randomised, open-label, 12-week trial")),
     rule("participants randomized", "rct", 4,
          B("randomized randomised", r"randomi[sz]ed\b", r"\b(?:were|was|being) (?:\w+ )?"),
          B("randomly", r"randomly (?:assigned|allocated|divided)\b"),
@@ -474,11 +486,11 @@ RULES: tuple[TextRule, ...] = (
          self_report=True, context="background", examples=("user testimonials",)),
     # --- preclinical -----------------------------------------------------------------------------------
     rule("species in title", "animal", 4,
-         B(SPECIES, r"{w}\b"), B("guinea", r"guinea[- ]pigs?\b"), B("elegans", r"elegans\b"),
+         B(SPECIES, r"{w}\b" + MATERIAL), B("guinea", r"guinea[- ]pigs?\b"), B("elegans", r"elegans\b"),
          fields=(TITLE,), context="background", reject_before=r"\b(?:owners?|bites?|veterinar\w*)\b",
-         examples=("Tolerance in Mice",)),
+         examples=("Tolerance in Mice", "in HepG2 cells and in rats")),
     rule("animals as subjects", "animal", 3,
-         B(SPECIES, r"{w}\b(?! (?:studies|models?|research|data|experiments))",
+         B(SPECIES, r"{w}\b(?! (?:studies|models?|research|data|experiments))" + MATERIAL,
            r"\b(?:(?:male|female|adult|juvenile|adolescent|aged|pregnant|naive|wild-type|knockout|transgenic|treated"
            r"|dependent|tolerant|anesthetized|conscious|\d+) (?:[\w-]+ ){0,2}?|in (?:the )?(?:[\w-]+ ){0,2}?)"),
          B(SPECIES, r"{w} (?:were|was|received|showed|exhibited|treated|given|administered|injected|exposed|trained"
@@ -532,11 +544,14 @@ RULES: tuple[TextRule, ...] = (
          B("isolated", r"isolated (?:[\w-]+ )?(?:ileum|tissues?|vas deferens|organs?)\b",
            also="ileum tissue tissues organ organs deferens"),
          B("brain", r"brain slices?\b", also="slices slice"), B("arrestin", r"arrestin\b"),
+         B("mitochondria", r"mitochondria\b", r"\b(?:isolated|liver|brain|heart|cardiac|hepatic|kidney|renal"
+                                             r"|skeletal muscle) "),
          B("protein", r"protein signal", r"\bg[- ]", also="g"),
          B("receptor", r"receptor[- ]level\b", also="level"),
          B("functional", r"functional characteri[sz]ation\b", also="characterization characterisation"),
          context="background",
-         examples=("human liver microsomes", "HepG2 cells", "radioligand binding assays")),
+         examples=("human liver microsomes", "HepG2 cells", "radioligand binding assays",
+                   "isolated rat liver mitochondria")),
     rule("synthesis or modelling", "in_vitro", 2,
          B("synthesis synthesized synthesised", r"{w}\b"),
          B("synthetic", r"synthetic (?:route|analogu?es|chemistry|derivatives|explorations?)\b"),
