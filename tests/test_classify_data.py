@@ -13,12 +13,17 @@ from review.classify.text import ABSTRACT, JOURNAL, TITLE, Document, match_rules
 from review.models import DESIGN_TIER
 
 DATA = Path(__file__).parent / "data" / "classify"
-HANDWRITTEN = [json.loads(line) for name in ("handwritten.jsonl", "handwritten_heldout.jsonl")
-               for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _rows(*names: str) -> list[dict]:
+    return [json.loads(line) for name in names
+            for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+HANDWRITTEN = _rows("handwritten.jsonl", "handwritten_heldout.jsonl")
 # Written before reading the rules and scored as a whole: two labels there are debatable conventions
 # (a Delphi consensus paper, an erratum), so a floor is asserted rather than every row.
-HELDOUT2 = [json.loads(line) for line in (DATA / "handwritten_heldout2.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+HELDOUT2 = _rows("handwritten_heldout2.jsonl")
 EXAMPLES = [(r, e) for r in RULES for e in r.examples]
 
 

@@ -105,12 +105,12 @@ def _adopt(records: list[Record]) -> None:
 
 
 def _classify_slice(bounds: tuple[int, int]) -> list[tuple]:
-    """Designs as plain tuples: they cross the process boundary several times faster than dataclasses."""
+    """Designs as plain tuples: they cross the process boundary several times faster than dataclasses.
+    (Workers are forked inside _no_cyclic_gc, so the collector is paused here too.)"""
     out = []
-    with _no_cyclic_gc():
-        for r in _ADOPTED[bounds[0]:bounds[1]]:
-            d = decide(r)
-            out.append((d.design, d.tier.value, d.confidence, d.reasons, d.self_reported))
+    for r in _ADOPTED[bounds[0]:bounds[1]]:
+        d = decide(r)
+        out.append((d.design, d.tier.value, d.confidence, d.reasons, d.self_reported))
     return out
 
 

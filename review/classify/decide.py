@@ -11,10 +11,9 @@ from operator import attrgetter
 from review.models import DESIGN_TIER, Design, Record, Tier
 
 from .indexing import PubTypeRule, conference_type, mesh_cues, pubtype_rule
-from .rules import INDEX, PRECEDENCE
+from .rules import INDEX, PRECEDENCE, RANK
 from .text import Cue, Document, Matcher
 
-_RANK = {d: i for i, d in enumerate(PRECEDENCE)}
 # Confidence of a text/MeSH decision by the strength of its best signal.
 _CONFIDENCE = {1: 0.35, 2: 0.5, 3: 0.7, 4: 0.85, 5: 0.9, 6: 0.9}
 SELF_REPORT_DESIGNS = frozenset({"cross_sectional_survey", "qualitative"})
@@ -72,7 +71,7 @@ class _Evidence:
 
     def best(self, designs: tuple[str, ...] | None) -> Cue | None:
         """The strongest cue (within `designs`), running body rules until none left could beat it."""
-        ranks = None if designs is None else frozenset(_RANK[d] for d in designs)
+        ranks = None if designs is None else frozenset(RANK[d] for d in designs)
         best = self._best_of(designs)
         matcher = self.matcher
         while True:
@@ -169,7 +168,7 @@ def _by_pubtype(record: Record, rule: PubTypeRule, raw: str, notes: list[str]) -
     reasons = [f"publication type: {raw}"]
     if refine:
         reasons.append(refine.reason)
-    chosen = refine or Cue(design, 0, "", "", key=(0, _RANK[design]))
+    chosen = refine or Cue(design, 0, "", "", key=(0, RANK[design]))
     reasons += [r for r in ev.support(chosen) if r not in reasons]
     ev.run(lambda r: r.design not in rule.allowed and r.strength >= 4, limit=1, tries=3)
     outside = [c for c in ev.usable() if c.design not in rule.allowed and c.strength >= 3]

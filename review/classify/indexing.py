@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from review.models import MeshHeading
 
-from .rules import PRECEDENCE
+from .rules import RANK
 from .text import Cue
 
 OBSERVATIONAL = ("cohort", "case_control", "cross_sectional_survey", "registry_or_poison_center")
@@ -136,7 +136,6 @@ MESH_DESIGN: dict[str, tuple[str, int]] = {
 }
 SELF_REPORT_MESH = frozenset({"Surveys and Questionnaires", "Health Surveys", "Self Report", "Social Media",
                               "Qualitative Research", "Focus Groups"})
-_RANK = {d: i for i, d in enumerate(PRECEDENCE)}  # cue keys: (-strength, rank)
 # Whole-animal headings: with these, Animals-without-Humans means an animal study even if cells are indexed.
 _WHOLE_ANIMAL = re.compile(r"^(?:Rats|Mice|Zebrafish|Dogs|Macaca|Rabbits|Guinea Pigs|Swine|Cricetinae|Primates"
                            r"|Disease Models, Animal|Behavior, Animal)")
@@ -160,4 +159,4 @@ def mesh_cues(mesh: tuple[MeshHeading, ...]) -> list[Cue]:
 
 
 def _cue(design: str, strength: int, reason: str, rule: str, self_report: bool = False) -> Cue:
-    return Cue(design, strength, reason, rule, self_report, key=(-strength, _RANK[design]))
+    return Cue(design, strength, reason, rule, self_report, key=(-strength, RANK[design]))

@@ -596,5 +596,6 @@ PRECEDENCE: tuple[str, ...] = (
     "registry_or_poison_center", "case_control", "cohort", "cross_sectional_survey", "qualitative",
     "animal", "in_vitro", "other",
 )
+RANK = {d: i for i, d in enumerate(PRECEDENCE)}  # cue keys are (-strength, RANK[design]): best sorts first
 INDEX = RuleIndex.build(RULES, PRECEDENCE)
-__all__ = ["RULES", "INDEX", "PRECEDENCE", "TITLE", "ABSTRACT", "KEYWORDS", "JOURNAL"]
+__all__ = ["RULES", "INDEX", "PRECEDENCE", "RANK", "TITLE", "ABSTRACT", "KEYWORDS", "JOURNAL"]
