@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 DEFAULT_CLAIMS = Path("queries") / "claims.yaml"
 UNCLASSIFIED = "unclassified"
-TIER_ORDER: tuple[str, ...] = tuple(t.value for t in Tier) + (UNCLASSIFIED,)
-DESIGN_ORDER: tuple[str, ...] = tuple(DESIGN_TIER) + (UNCLASSIFIED,)
+TIER_ORDER: tuple[str, ...] = tuple(t.value for t in Tier)  # ends with unclassified
+DESIGN_ORDER: tuple[str, ...] = tuple(DESIGN_TIER)  # ends with unclassified
 
 # (singular, plural) for the generated statements.
 DESIGN_NAMES: dict[str, tuple[str, str]] = {

@@ -153,6 +153,9 @@ class Tier(str, enum.Enum):
     PRECLINICAL = "preclinical"
     SECONDARY = "secondary"
     OPINION_OTHER = "opinion_other"
+    # No signal decided, or the signals were too weak to trust: a person must say. Never folded into
+    # opinion_other, so a trial the classifier could not read does not vanish from the trial counts.
+    UNCLASSIFIED = "unclassified"
 
 
 # Design -> tier, as the review team labels them (see kratom_sample/README.md).
@@ -175,8 +178,12 @@ DESIGN_TIER: dict[str, Tier] = {
     "editorial_commentary": Tier.OPINION_OTHER,
     "trial_registration": Tier.OPINION_OTHER,
     "other": Tier.OPINION_OTHER,
+    "unclassified": Tier.UNCLASSIFIED,
 }
-DESIGNS: tuple[str, ...] = tuple(DESIGN_TIER)
+UNCLASSIFIED = "unclassified"  # the design (and tier) of a record no signal decided
+# Designs a person (or the classifier) can assert; "unclassified" is the absence of one.
+DESIGNS: tuple[str, ...] = tuple(d for d in DESIGN_TIER if d != UNCLASSIFIED)
+LABELLED_TIERS: tuple[str, ...] = tuple(t.value for t in Tier if t is not Tier.UNCLASSIFIED)
 
 # How tiers are named in tables, plots and the PRISMA evidence table.
 TIER_LABELS: dict[str, str] = {

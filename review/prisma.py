@@ -847,7 +847,7 @@ def evidence_by_tier(characteristics: pd.DataFrame) -> pd.DataFrame:
         if sid not in by_study or int(r["record_id"]) == sid:
             by_study[sid] = r
     rows = []
-    tiers = [t.value for t in Tier] + ["unclassified"]
+    tiers = [t.value for t in Tier]  # the last, unclassified, only when it has records
     for tier in tiers:
         reports = characteristics[characteristics["tier"] == tier]
         studies = [r for r in by_study.values() if r["tier"] == tier]

@@ -7,14 +7,14 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from review import extract
-from review.models import DESIGN_TIER, TIER_LABELS, Design, Record, Tier
+from review.models import DESIGN_TIER, LABELLED_TIERS, TIER_LABELS, Design, Record
 
-TIERS: tuple[str, ...] = tuple(t.value for t in Tier)
+TIERS: tuple[str, ...] = LABELLED_TIERS  # unclassified is listed after them, only when it has records
 # Hatches keep the tiers apart when printed without colour.
 TIER_HATCH = {"trial": "", "observational": "//", "anecdotal": "..", "preclinical": "xx", "secondary": "\\\\",
-              "opinion_other": "--"}
+              "opinion_other": "--", "unclassified": "oo"}
 TIER_COLOUR = {"trial": "#1b7837", "observational": "#5aae61", "anecdotal": "#d6604d", "preclinical": "#8073ac",
-               "secondary": "#4393c3", "opinion_other": "#bababa"}
+               "secondary": "#4393c3", "opinion_other": "#bababa", "unclassified": "#ffffff"}
 DESIGN_ORDER: tuple[str, ...] = tuple(DESIGN_TIER)
 
 
@@ -112,7 +112,7 @@ def plot_tiers_over_time(table: pd.DataFrame, title: str = "Records by evidence 
         ax.set_axis_off()
         return fig
     bottom = pd.Series(0, index=table.index)
-    for tier in TIERS:
+    for tier in (*TIERS, "unclassified"):
         values = table[tier] if tier in table else pd.Series(0, index=table.index)
         if values.sum() == 0:
             continue

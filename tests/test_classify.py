@@ -170,12 +170,13 @@ def test_self_reported_flag():
     assert not trial.self_reported
 
 
-def test_no_signal_is_other_with_low_confidence():
+def test_no_signal_is_unclassified_never_opinion():
     d = classify(rec("Kratom", "Kratom is a tree native to Southeast Asia."))
-    assert (d.design, d.tier) == ("other", Tier.OPINION_OTHER)
-    assert d.confidence <= 0.3
+    assert (d.design, d.tier) == ("unclassified", Tier.UNCLASSIFIED)
+    assert d.confidence == 0.0 and "no design signal" in d.reasons[0]
     empty = classify(Record(source="test", source_id="2"))
-    assert empty.design == "other" and empty.confidence < d.confidence
+    assert (empty.design, empty.tier) == ("unclassified", Tier.UNCLASSIFIED)
+    assert "no title, abstract" in empty.reasons[0]
 
 
 def test_classify_rejects_non_records():

@@ -51,4 +51,4 @@ def test_sample_tier_accuracy_and_acceptance_figures():
 def test_sample_reasons_explain_every_decision():
     for record, _ in _load():
         d = classify(record)
-        assert d.reasons and 0 < d.confidence <= 1
+        assert d.reasons and (0 < d.confidence <= 1 or d.design == "unclassified")

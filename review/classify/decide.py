@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from review.models import DESIGN_TIER, Design, Record, Tier
+from review.models import DESIGN_TIER, UNCLASSIFIED, Design, Record, Tier
 
 from .indexing import PubTypeRule, conference_type, mesh_cues, pubtype_rule
 from .rules import INDEX, PRECEDENCE, RANK
@@ -17,6 +17,7 @@ from .text import Cue, Document, Matcher
 # Confidence of a text/MeSH decision by the strength of its best signal.
 _CONFIDENCE = {1: 0.35, 2: 0.5, 3: 0.7, 4: 0.85, 5: 0.9, 6: 0.9}
 SELF_REPORT_DESIGNS = frozenset({"cross_sectional_survey", "qualitative"})
+NO_SIGNAL = "no design signal in publication types, MeSH or text"
 MAX_SUPPORT = 2  # extra agreeing reasons shown after the deciding one
 _TRIAL = frozenset(d for d, t in DESIGN_TIER.items() if t is Tier.TRIAL)
 
@@ -129,10 +130,10 @@ def decide(record: Record) -> Design:
         if record.kind in ("book", "book-article"):
             return Design("narrative_review", Tier.SECONDARY, 0.4,
                           ("kind: book chapter, no other design signal", *notes))
+        # Never a silent default: with nothing to go on, a person decides (see the package docstring).
         empty = not (record.title or record.abstract)
-        why = "no title, abstract or publication type" if empty else \
-            "no design signal in publication types, MeSH or text"
-        return Design("other", Tier.OPINION_OTHER, 0.2 if empty else 0.3, (why, *notes))
+        why = "no title, abstract or publication type" if empty else NO_SIGNAL
+        return Design(UNCLASSIFIED, Tier.UNCLASSIFIED, 0.0, (why, *notes))
 
     tier = DESIGN_TIER[best.design]
     confidence = _CONFIDENCE[best.strength]

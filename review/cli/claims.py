@@ -16,7 +16,7 @@ TIER_HEADINGS = {
     "preclinical": "Preclinical (animal, in vitro)",
     "secondary": "Secondary (reviews)",
     "opinion_other": "Opinion and other (editorials, registrations, product analyses)",
-    "unclassified": "Not classified yet (run `review classify`)",
+    "unclassified": "Not yet classified (no design signal, or not classified yet: a person must confirm)",
 }
 
 
