@@ -206,3 +206,9 @@ class Design:
     confidence: float
     reasons: tuple[str, ...] = ()
     self_reported: bool = False
+    confirmed_by: str | None = None  # the person whose label this is; None for the classifier's suggestion
+
+    @property
+    def tier_source(self) -> str:
+        """How every table says where a tier came from."""
+        return "person-confirmed" if self.confirmed_by else "machine-suggested"

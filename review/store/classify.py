@@ -47,7 +47,8 @@ class ClassifyStore:
             out[r["record_id"]] = Design(r["design"], Tier(r["tier"]), 1.0,
                                          (f"override by {r['reviewer']} ({r['at'][:10]}): {r['reason']}",)
                                          + (tuple(f"automatic was {auto.design}: " + "; ".join(auto.reasons)
-                                                  for _ in [0]) if auto else ()), self_rep)
+                                                  for _ in [0]) if auto else ()), self_rep,
+                                         confirmed_by=r["reviewer"])
         return out
 
     def overrides(self) -> list[dict]:
