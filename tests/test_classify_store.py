@@ -5,7 +5,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from review.classify.apply import VERSION, classify_store, override
+from review.classify.apply import classify_store, label_version, override
 from review.cli import main
 from review.export import records_frame
 from review.models import AbstractSection, Record
@@ -33,7 +33,7 @@ def test_classify_is_incremental_and_overrides_survive(tmp_path):
     assert classify_store(store).classified == 1
     assert classify_store(store, everything=True).classified == 23
     assert store.designs()[rid].design == other
-    assert set(store.classified_hashes(VERSION)) == {i for i, _ in store.iter_records()}
+    assert set(store.classified_hashes(label_version(store))) == {i for i, _ in store.iter_records()}
     df = records_frame(store.iter_records(), store.designs(), store.duplicate_of())
     row = df[df["record_id"] == rid].iloc[0]
     assert row["design"] == other and row["evidence_tier"] and "override by alice" in row["design_reasons"]

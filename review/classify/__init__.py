@@ -37,7 +37,9 @@ from typing import TYPE_CHECKING, Any
 from review.errors import InputError
 from review.models import AbstractSection, Design, MeshHeading, Record, Tier
 
+from . import model as text_model
 from .decide import PRECEDENCE, decide
+from .model import TextModel
 from .indexing import PUBTYPE_RULES
 from .rules import RULES
 
@@ -62,21 +64,35 @@ def needs_review(design: Design) -> bool:
     return design.tier is Tier.UNCLASSIFIED or design.confidence < REVIEW_BELOW
 
 
-def classify(record: Record) -> Design:
-    """Design, evidence tier, confidence, reasons and self-report flag of one record."""
+def bundled_model() -> TextModel:
+    """The text model built from the project's real labelled abstracts (review/classify/design_model.json)."""
+    return text_model.load()
+
+
+def _model(model: TextModel | None, rules_only: bool) -> TextModel | None:
+    return None if rules_only else (model or bundled_model())
+
+
+def classify(record: Record, *, model: TextModel | None = None, rules_only: bool = False) -> Design:
+    """Design, evidence tier, confidence, reasons and self-report flag of one record.
+
+    `model`: the text model for weak or silent rules (default: the bundled one); `rules_only`: none.
+    """
     if not isinstance(record, Record):
         raise InputError(f"classify expects a review.models.Record, got {type(record).__name__}")
-    return decide(record)
+    return decide(record, _model(model, rules_only))
 
 
-def classify_many(records: Iterable[Record], *, workers: int = 1, chunk: int = 2000) -> list[Design]:
+def classify_many(records: Iterable[Record], *, workers: int = 1, chunk: int = 2000,
+                  model: TextModel | None = None, rules_only: bool = False) -> list[Design]:
     """classify() over many records, in order; `workers` > 1 splits large batches over processes."""
     records = list(records)
     for n, r in enumerate(records, 1):
         if not isinstance(r, Record):
             raise InputError(f"classify_many: item {n} is a {type(r).__name__}, not a review.models.Record")
+    m = _model(model, rules_only)
     with _no_cyclic_gc():
-        return _classify_all(records, workers, chunk)
+        return _classify_all(records, workers, chunk, m)
 
 
 @contextmanager
@@ -92,16 +108,16 @@ def _no_cyclic_gc():
             gc.enable()
 
 
-def _classify_all(records: list[Record], workers: int, chunk: int) -> list[Design]:
+def _classify_all(records: list[Record], workers: int, chunk: int, model: TextModel | None) -> list[Design]:
     if workers <= 1 or len(records) < 2 * chunk or "fork" not in multiprocessing.get_all_start_methods():
-        return [decide(r) for r in records]
+        return [decide(r, model) for r in records]
     # Forked workers inherit the records, so only the small Design results cross process boundaries;
     # this process classifies the first share itself while the workers do the rest.
     own = len(records) // workers
     slices = [(i, min(i + chunk, len(records))) for i in range(own, len(records), chunk)]
-    with multiprocessing.get_context("fork").Pool(workers - 1, initializer=_adopt, initargs=(records,)) as pool:
+    with multiprocessing.get_context("fork").Pool(workers - 1, initializer=_adopt, initargs=(records, model)) as pool:
         pending = pool.map_async(_classify_slice, slices)
-        mine = [decide(r) for r in records[:own]]
+        mine = [decide(r, model) for r in records[:own]]
         parts = pending.get()
     tiers = {t.value: t for t in Tier}
     return mine + [Design(design, tiers[tier], confidence, reasons, self_reported)
@@ -109,18 +125,21 @@ def _classify_all(records: list[Record], workers: int, chunk: int) -> list[Desig
 
 
 _ADOPTED: list[Record] = []  # set only inside forked worker processes
+_ADOPTED_MODEL: list[TextModel | None] = [None]
 
 
-def _adopt(records: list[Record]) -> None:
+def _adopt(records: list[Record], model: TextModel | None) -> None:
     _ADOPTED[:] = records
+    _ADOPTED_MODEL[0] = model
 
 
 def _classify_slice(bounds: tuple[int, int]) -> list[tuple]:
     """Designs as plain tuples: they cross the process boundary several times faster than dataclasses.
     (Workers are forked inside _no_cyclic_gc, so the collector is paused here too.)"""
     out = []
+    model = _ADOPTED_MODEL[0]
     for r in _ADOPTED[bounds[0]:bounds[1]]:
-        d = decide(r)
+        d = decide(r, model)
         out.append((d.design, d.tier.value, d.confidence, d.reasons, d.self_reported))
     return out
 
@@ -229,7 +248,8 @@ def classify_frame(data: "pd.DataFrame | Iterable[Record | Mapping[str, Any]]") 
     import pandas as pd
 
     records, index = _as_records(data)
-    designs = [decide(r) for r in records]
+    model = bundled_model()
+    designs = [decide(r, model) for r in records]
     frame = pd.DataFrame(
         {
             "design": [d.design for d in designs],

@@ -6,20 +6,66 @@ matched" rival are limited to the signals that were evaluated.
 """
 from __future__ import annotations
 
+import re
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from review.models import DESIGN_TIER, UNCLASSIFIED, Design, Record, Tier
 
 from .indexing import PubTypeRule, conference_type, mesh_cues, pubtype_rule
+from .model import model_text
 from .rules import INDEX, PRECEDENCE, RANK
 from .text import Cue, Document, Matcher
 
 # Confidence of a text/MeSH decision by the strength of its best signal.
+if TYPE_CHECKING:
+    from .model import TextModel
+
 _CONFIDENCE = {1: 0.35, 2: 0.5, 3: 0.7, 4: 0.85, 5: 0.9, 6: 0.9}
 SELF_REPORT_DESIGNS = frozenset({"cross_sectional_survey", "qualitative"})
 NO_SIGNAL = "no design signal in publication types, MeSH or text"
+NO_RULE = "no rule signal in publication types, MeSH or text"
+# The combination (chosen on grouped cross-validation, benchmarks/classify.py): rule signals of strength
+# >= STRONG decide alone; below that the model must back the weak rule (its tier first, or >= AGREE),
+# or be at least MODEL_DECIDES sure of a tier by itself; otherwise the record is unclassified.
+STRONG = 3
+AGREE = 0.35
+MODEL_DECIDES = 0.85
+MIN_TERMS = 20  # distinct known words and word pairs the model must read before its probability counts
 MAX_SUPPORT = 2  # extra agreeing reasons shown after the deciding one
 _TRIAL = frozenset(d for d, t in DESIGN_TIER.items() if t is Tier.TRIAL)
+
+
+# Principle: a registration or protocol describes planned work: what participants and investigators
+# *will* do, and no finding. Two or more future-tense statements and no sentence reporting a result make
+# the record a plan, whatever design it plans (a planned trial is not trial data).
+_FUTURE = re.compile(r"\b(?:will|shall) (?:be |also |then |each |first |not )?(?:[a-z]+ed|receive|undergo|use|complete"
+                     r"|collect|assess|evaluate|compare|measure|answer|fill|provide|take|come|visit|enrol|enroll"
+                     r"|recruit|examine|test|determine|inform|include|participate|download|mail|wear|attend)\b")
+# Present-tense purpose statements of a registry summary ("The purpose of this study is to determine").
+_PURPOSE = re.compile(r"\b(?:(?:purpose|aim|objective|goal)s? of (?:this|the (?:present |proposed )?)(?:[\w-]+ ){0,2}?"
+                      r"(?:study|trial|project|protocol) (?:is|are) to|(?:this|the proposed) (?:[\w-]+ ){0,2}?"
+                      r"(?:study|trial|project) (?:is designed|aims|seeks|proposes) to)\b")
+_RESULT = re.compile(r"\b(?:results? (?:showed|show|shows|indicated|indicate|revealed|suggest|suggested|demonstrated)"
+                     r"|(?:were|was) (?:found|observed|significantly|associated|more|less|higher|lower|similar|greater"
+                     r"|reduced|increased|decreased|detected|identified)|significantly|statistically|p ?[<=>] ?0?\.\d"
+                     r"|\d+(?:\.\d+)? ?%|odds ratio|hazard ratio|did not (?:differ|change|improve|reduce)"
+                     r"|we (?:found|observed|report|describe|present)|conclusions?:|findings (?:show|suggest|indicate))")
+
+
+def planned_work(abstract: str) -> Cue | None:
+    """A trial_registration cue when the abstract plans work and reports nothing (see above)."""
+    if " will " not in abstract and " shall " not in abstract:
+        return None
+    low = abstract.lower()
+    plans = sorted({m.start(): m for m in (*_FUTURE.finditer(low), *_PURPOSE.finditer(low))}.items())
+    if len(plans) < 2 or _RESULT.search(low):
+        return None
+    first = plans[0][1]
+    snippet = abstract[first.start():first.end() + 30].split(".")[0]
+    return Cue("trial_registration", 4, f'text: "{snippet}" and {len(plans) - 1} more statements of planned work, '
+               f"no result reported (planned work)", "planned work, no results",
+               key=(-4, RANK["trial_registration"]))
 
 
 _key = attrgetter("key")  # (-strength, precedence rank): the best cue sorts first
@@ -41,6 +87,9 @@ class _Evidence:
     def __init__(self, record: Record):
         self.matcher = _matcher(record)
         self.cues: list[Cue] = mesh_cues(record.mesh)
+        plan = planned_work(record.abstract_text)
+        if plan is not None:
+            self.cues.append(plan)
         self.animal_checked = False
 
     def _animal_strength(self) -> int:
@@ -113,8 +162,61 @@ class _Evidence:
         return any(c.self_report for c in self.cues)
 
 
-def decide(record: Record) -> Design:
-    """The design of one record: publication type first, then MeSH, then text (see the package docstring)."""
+def decide(record: Record, model: "TextModel | None" = None) -> Design:
+    """The design of one record: the rules, and where they are weak or silent, the text model."""
+    design, strength = decide_rules(record)
+    if model is None or strength >= STRONG:
+        return design
+    return combine(design, strength, model, model_text(record.title, record.abstract_text))
+
+
+def combine(rules: Design, strength: int, model: "TextModel", text: str) -> Design:
+    """Weak or no rule signal: the calibrated model decides if sure enough, else a person (unclassified)."""
+    tiers, designs = model.predict(text)
+    top = max(tiers, key=tiers.get)
+    p = tiers[top]
+    known = len(model.features(text)[0])
+    said = f"model {model.version}: {_tier_odds(tiers)}; words: {_words(model, text, top)}"
+    if known < MIN_TERMS:
+        # A title alone, or a few words: normalised TF-IDF makes them look as certain as an abstract.
+        p = 0.0
+        said += f" (read {known} known terms, fewer than {MIN_TERMS}: not enough to decide)"
+    if strength > 0 and known >= MIN_TERMS and rules.tier.value in tiers and (rules.tier.value == top or tiers[rules.tier.value] >= AGREE):
+        # A weak rule the model backs: the rule names the design, the two together set the confidence.
+        conf = round(max(rules.confidence, min(0.9, tiers[rules.tier.value] + 0.2)), 2)
+        return Design(rules.design, rules.tier, conf, (*rules.reasons, f"backed by the {said}"), rules.self_reported)
+    if p >= MODEL_DECIDES:
+        design = model.best_design(designs, top)
+        weak = (f"overruled weak signal: {rules.reasons[0]} [{rules.design}]",) if strength > 0 else (NO_RULE,)
+        return Design(design, DESIGN_TIER[design], round(p, 2), (f"decided by the {said}", *weak),
+                      design in SELF_REPORT_DESIGNS)
+    why = (f"weak signal only: {rules.reasons[0]} [{rules.design}]",) if strength > 0 else rules.reasons
+    return Design(UNCLASSIFIED, Tier.UNCLASSIFIED, 0.0,
+                  (*why, f"not sure enough to decide (below {MODEL_DECIDES}): {said}"))
+
+
+def _tier_odds(tiers: dict[str, float]) -> str:
+    best = sorted(tiers.items(), key=lambda kv: -kv[1])[:2]
+    return ", ".join(f"{t} {p:.2f}" for t, p in best)
+
+
+def _words(model: "TextModel", text: str, tier: str, n: int = 4) -> str:
+    """The words that pushed the model most towards a tier (so a reviewer sees what it read)."""
+    cols, w = model.features(text)
+    if not len(cols):
+        return "none it knows"
+    row = model.tier_coef[model.tiers.index(tier)]
+    contrib = row[cols] * w
+    order = contrib.argsort()[::-1][:n]
+    terms = sorted(model.vocabulary, key=model.vocabulary.get)
+    return ", ".join(f'"{terms[cols[i]]}"' for i in order if contrib[i] > 0) or "none"
+
+
+PUBTYPE_STRENGTH = 9  # a publication type outranks every text or MeSH signal
+
+
+def decide_rules(record: Record) -> tuple[Design, int]:
+    """The rules' design and the strength of the signal that decided it (0: none; see the package docstring)."""
     notes = []
     types = record.publication_types
     conference = conference_type(types) if types else None
@@ -122,18 +224,18 @@ def decide(record: Record) -> Design:
         notes.append(f"note: conference abstract ({conference or 'kind conference'}), classified by its text")
     hit = pubtype_rule(types) if types else None
     if hit is not None:
-        return _by_pubtype(record, *hit, notes)
+        return _by_pubtype(record, *hit, notes), PUBTYPE_STRENGTH
 
     ev = _Evidence(record)
     best = ev.best(None)
     if best is None:
         if record.kind in ("book", "book-article"):
             return Design("narrative_review", Tier.SECONDARY, 0.4,
-                          ("kind: book chapter, no other design signal", *notes))
+                          ("kind: book chapter, no other design signal", *notes)), 2
         # Never a silent default: with nothing to go on, a person decides (see the package docstring).
         empty = not (record.title or record.abstract)
         why = "no title, abstract or publication type" if empty else NO_SIGNAL
-        return Design(UNCLASSIFIED, Tier.UNCLASSIFIED, 0.0, (why, *notes))
+        return Design(UNCLASSIFIED, Tier.UNCLASSIFIED, 0.0, (why, *notes)), 0
 
     tier = DESIGN_TIER[best.design]
     confidence = _CONFIDENCE[best.strength]
@@ -144,7 +246,8 @@ def decide(record: Record) -> Design:
     if rival is not None and rival.strength == best.strength:
         confidence -= 0.15
         reasons.append(f"also matched, lower precedence: {rival.reason} [{rival.design}]")
-    return Design(best.design, tier, round(confidence, 2), (*reasons, *notes), ev.self_reported(best.design))
+    strength = best.strength - (1 if rival is not None and rival.strength == best.strength else 0)
+    return Design(best.design, tier, round(confidence, 2), (*reasons, *notes), ev.self_reported(best.design)), strength
 
 
 def _by_pubtype(record: Record, rule: PubTypeRule, raw: str, notes: list[str]) -> Design:

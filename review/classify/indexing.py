@@ -134,6 +134,13 @@ MESH_DESIGN: dict[str, tuple[str, int]] = {
     "Microsomes, Liver": ("in_vitro", 5),
     "Disease Models, Animal": ("animal", 6),
 }
+# Principle: a paper whose indexed subject is a product of computing (software, algorithms, databases) is a
+# methods or tools paper, not a study of people, animals or cells.
+COMPUTING_MESH = frozenset({"Software", "Programming Languages", "Algorithms", "Database Management Systems",
+                            "User-Computer Interface", "Computer Graphics", "Computational Biology"})
+# Principle: MEDLINE indexers tag every study of organisms with Humans or Animals; an indexed record with
+# neither is about molecules, cells or methods (in vitro work, unless computing headings say a tool).
+ORGANISM_CHECK_TAGS = frozenset({"Humans", "Animals"})
 SELF_REPORT_MESH = frozenset({"Surveys and Questionnaires", "Health Surveys", "Self Report", "Social Media",
                               "Qualitative Research", "Focus Groups"})
 # Whole-animal headings: with these, Animals-without-Humans means an animal study even if cells are indexed.
@@ -150,6 +157,13 @@ def mesh_cues(mesh: tuple[MeshHeading, ...]) -> list[Cue]:
             for name in names if (hit := MESH_DESIGN.get(name)) for design, strength in (hit,)]
     if "Self Report" in names:
         cues.append(_cue("cross_sectional_survey", 3, "MeSH: Self Report", "mesh Self Report", True))
+    computing = sorted(names & COMPUTING_MESH)
+    if len(computing) >= 2:
+        cues.append(_cue("other", 4, f"MeSH: {', '.join(computing[:3])} (a software or methods paper)",
+                         "mesh computing"))
+    elif not names & ORGANISM_CHECK_TAGS and len(names) >= 3:
+        cues.append(_cue("in_vitro", 3, "MeSH: indexed without a Humans or Animals check tag (molecules, cells "
+                                        "or methods)", "mesh no organism"))
     if "Animals" in names and "Humans" not in names:
         cells = any(c.design == "in_vitro" for c in cues)
         whole = any(_WHOLE_ANIMAL.match(n) for n in names)

@@ -128,6 +128,15 @@ RULES: tuple[TextRule, ...] = (
            r"|developed|was referred|came|arrived)\b", r"\b(?:a|an) (?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]", also="old"),
          context="action", fields=(ABSTRACT,),
          examples=("A 62-year-old man presented with", "a 17-year-old girl was found unresponsive")),
+    rule("one patient presented", "case_report", 3,
+         B("man woman patient male female boy girl gentleman lady infant neonate newborn",
+           r"{w}\b(?:,? (?:in (?:his|her) (?:early |mid-?|late )?(?:\d0s|twenties|thirties|forties|fifties|sixties"
+           r"|seventies|eighties)|aged \d{1,3}|with (?:a |an )?(?:[\w-]+ ){0,4}?history of [^.,]{0,60}?),?)? (?:presented"
+           r"|was admitted|was brought|was referred|arrived|developed)\b",
+           r"\b(?:a|an|our|this) (?:(?:previously |otherwise )?[\w-]+ ){0,3}?"),
+         context="action", fields=(ABSTRACT,),
+         examples=("A man in his 40s presented with jaundice", "a previously healthy woman was admitted",
+                   "An infant with a history of prenatal exposure developed")),
     rule("patient of stated age", "case_report", 2,
          B("year month week day", r"{w}s?[- ]old\b", r"\b(?:a|an) (?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]", also="old"),
          fields=(ABSTRACT,), examples=("a 58-year-old woman",)),
@@ -319,7 +328,7 @@ RULES: tuple[TextRule, ...] = (
          human=True, examples=("a human laboratory study", "a single-ascending-dose study")),
     rule("doses given to volunteers", "uncontrolled_trial", 3,
          B("administered given dosed ingested",
-           r"{w}(?: \w+){0,3} (?:to|in) (?:\w+ ){0,2}?(?:(?:healthy|adult|human) )*"
+           r"{w}(?: \w+){0,3} (?:to|in) (?:[\w-]+ ){0,2}?(?:(?:healthy|adult|human) )*"
            r"(?:volunteers|participants|subjects|adults)\b", also="volunteers participants subjects adults"),
          B("volunteers participants subjects", r"{w}\b[^.]{0,60}?\b(?:received|were (?:given|administered|dosed)"
            r"|ingested|consumed|took)\b", r"\b(?:healthy|human) (?:(?:adult|male|female|human) )*",
@@ -338,6 +347,72 @@ RULES: tuple[TextRule, ...] = (
            r"\b(?:a|an) (?:[\w-]+ ){0,2}?(?:clinical )?"),
          B("pilot feasibility", r"{w} (?:clinical )?trial\b"),
          human=True, examples=("In this pilot trial",)),
+    # Principle: assigning people to conditions is what makes a study experimental, whether or not the
+    # abstract says "random" (older trials often do not).
+    rule("participants assigned to conditions", "controlled_trial_nonrandomized", 3,
+         B("assigned allocated", r"{w} (?:to (?:receive|one of|either|a |an |the |\d|one|two|three|four)|in a \d:\d"
+           r"|between|into (?:two|three|four|\d) (?:groups|arms))",
+           r"\b(?:were|was|being|then|sequentially|alternately|prospectively|subsequently) (?:\w+ )?"),
+         B("received", r"received either\b", r"\b(?:patients|participants|subjects|volunteers|individuals|addicts"
+                                            r"|inpatients|outpatients|men|women|adults|adolescents|groups?) "),
+         B("either", r"either (?:\w+ ){1,4}?or (?:\w+ ){0,3}?(?:in a|in an|under) (?:[\w-]+ ){0,2}?"
+                     r"(?:design|conditions?|protocol)\b"),
+         B("received given", r"{w} (?:(?:a |an |oral |daily |sublingual )?[\w-]+ (?:\d+(?:\.\d+)? ?mg(?:/day)? )?)"
+                             r"(?:or|versus|vs\.?) (?:(?:a |an |oral |daily |sublingual )?[\w-]+ )?"
+                             r"(?:\d+(?:\.\d+)? ?mg\b|placebo\b)",
+           r"\b(?:patients|participants|subjects|volunteers|addicts|inpatients|outpatients|groups?|they) "
+           r"(?:were |then )?"),
+         context="action", human=True,
+         reject_before=r"\b(?:retrospective\w*|records?|charts?|clinicians?|physicians?|who had|naturally)\b",
+         examples=("Forty addicts were assigned to a 10-day or a 21-day taper", "patients were allocated to one of",
+                   "patients received either methadone or buprenorphine",
+                   "Patients received lofexidine 0.2 mg or clonidine 0.1 mg")),
+    # Principle: a comparison of two treatments, in the title, is most often a trial; weak on its own (an
+    # observational comparison names its design, and outranks it), so the model or a person confirms.
+    rule("treatments compared in title", "controlled_trial_nonrandomized", 2,
+         B("versus vs", r"{w}\b\.?[^:]{0,80}?\b(?:detoxification|withdrawal|treatment|therapy|regimens?|maintenance"
+                        r"|taper(?:ing)?|aided|assisted|induction|doses?|medications?)\b",
+           also="detoxification withdrawal treatment therapy regimen regimens maintenance taper tapering aided assisted "
+                "induction dose doses medication medications"),
+         B("detoxification withdrawal treatment therapy regimens maintenance induction",
+           r"{w}\b[^:]{0,60}?\b(?:versus|vs)\b", also="versus vs"),
+         B("comparison", r"comparison of (?:[\w-]+ ){1,5}?(?:and|with|versus|vs\.?) ",
+           also="and with versus vs"),
+         fields=(TITLE,), title_strength=2, human=True,
+         reject_before=r"\b(?:users|non-?users|cohorts?|survey|prevalence)\b",
+         examples=("Brief vs. extended buprenorphine detoxification", "Clonidine Versus Methadone-Aided Withdrawal",
+                   "A comparison of lofexidine and clonidine")),
+    rule("treatments compared in patients", "controlled_trial_nonrandomized", 2,
+         B("compared", r"compared (?:with|to) (?:a |an )?(?:placebo|standard|usual|conventional)\b"),
+         B("efficacy", r"efficacy (?:and (?:safety|tolerability) )?of (?:[\w-]+ ){1,4}?(?:was |were )?compared\b",
+           also="compared"),
+         B("groups", r"groups? (?:did not differ|differed|were compared)\b", r"\b(?:treatment|two|both|drug|dose) "),
+         context="action", human=True, fields=(ABSTRACT,),
+         examples=("X was compared with placebo", "the two treatment groups differed")),
+    # Principle: doses fixed by the investigators and given to people (dose groups, single or ascending
+    # doses, pharmacokinetics or drug interactions measured in volunteers) make an experimental study.
+    rule("dose groups", "uncontrolled_trial", 3,
+         B("doses dose", r"{w} of (?:\d+(?:\.\d+)?(?: mg)?,? )+(?:and|or|to) \d+(?:\.\d+)? ?mg\b(?!/kg)"),
+         B("single multiple", r"{w} (?:oral |intravenous |sublingual |subcutaneous |im |iv )?doses? of (?:\d+(?:\.\d+)?"
+                              r"|placebo)", also="dose doses"),
+         B("dose", r"dose[- ](?:response|effect|related) (?:study|trial|design|curves?|relationships?)\b"),
+         B("escalating ascending increasing", r"{w} doses\b", also="doses"),
+         B("mg", r"mg\b(?!/kg)", r"\b\d+(?:\.\d+)?,\s*\d+(?:\.\d+)?(?:,\s*\d+(?:\.\d+)?)*,?\s*(?:and|or)\s*\d+(?:\.\d+)?\s*"),
+         context="action", human=True,
+         examples=("doses of 4, 8 and 16 mg", "single oral doses of 2 mg", "ascending doses", "(1, 2, 4, 8 and 16 mg)",
+                   "a dose-response study")),
+    rule("pharmacokinetics or interaction in volunteers", "uncontrolled_trial", 3,
+         B("pharmacokinetics pharmacokinetic pharmacodynamics pharmacodynamic bioavailability interaction interactions",
+           r"{w}\b[^.]{0,80}?\b(?:in|of|among) (?:\w+ )?(?:healthy|human|adult|male|female|opioid-dependent|"
+           r"methadone-maintained|buprenorphine-maintained) (?:[\w-]+ ){0,2}?(?:volunteers|subjects|participants|men"
+           r"|women|adults|patients)\b", also="healthy human adult male female"),
+         B("healthy", r"healthy (?:adult |male |female |human |young )*volunteers\b", also="volunteers"),
+         B("probe", r"probe (?:drugs?|substrates?|cocktail)\b"),
+         B("cocktail", r"cocktail (?:approach|study|phenotyping)\b"),
+         context="action", human=True,
+         reject_before=r"\b(?:microsomes?|cells?|plasma from|blood from|samples from|hepatocytes)\b",
+         examples=("Pharmacokinetics of buprenorphine were determined in twelve healthy volunteers",
+                   "in healthy adult volunteers", "a cocktail approach with probe drugs")),
     # --- registries, poison centres, adverse-event and death records ---------------------------------
     rule("poison centre data", "registry_or_poison_center", 3,
          B("poison", r"poison (?:control |information |help ?)?(?:cent(?:er|re)s?|data|system|line|database|calls"
@@ -368,6 +443,19 @@ RULES: tuple[TextRule, ...] = (
          B("mortem", r"mortem (?:reports|records|cases|database|data|files)\b", r"\bpost-"),
          B("death", r"death certificates?\b", also="certificate certificates"),
          context="background", examples=("autopsy records were reviewed", "the county coroner")),
+    # Principle: cases found by searching a record system (coroners, registries, poison centres, hospital
+    # databases) are a records study, however few they are.
+    rule("cases identified from records", "registry_or_poison_center", 3,
+         B("identified retrieved extracted obtained ascertained", r"{w} (?:\w+ ){0,2}?(?:from|through|in|via|using"
+           r"|by (?:searching|reviewing|querying)) (?:the |a |an |all )?(?:[\w'-]+ ){0,5}?(?:records|registr(?:y|ies)"
+           r"|databases?|data|reports|files|systems?|cent(?:er|re)s?|certificates|coroners?|examiners?|surveillance)\b",
+           r"\b(?:cases|deaths|fatalities|exposures|decedents|calls|reports|events|admissions|patients|records"
+           r"|intoxications|poisonings) (?:\w+ ){0,3}?(?:were |was )?",
+           also="records registry registries database databases data reports files system systems center centers "
+                "centre centres certificates coroner coroners examiner examiners surveillance"),
+         context="background",
+         examples=("Cases were identified from medical examiner records",
+                   "deaths were identified through the state death certificate database")),
     rule("registry or surveillance data", "registry_or_poison_center", 2,
          B("registry register", r"{w}\b", r"\b(?:national|state|regional|hospital|population-based|disease|drug"
                                           r"|surveillance|health) (?:\w+ ){0,2}?"),
@@ -393,6 +481,21 @@ RULES: tuple[TextRule, ...] = (
          B("followed", r"followed (?:up )?(?:for|over) " + NUM + r"\b"),
          B("follow", r"follow-up (?:period|of|at|visits?|assessments?)\b", also="up"),
          examples=("a prospective observational study", "followed for 12 months")),
+    # Principle: people treated (or discharged) and then followed or re-interviewed over time are a cohort.
+    rule("treated patients followed up", "cohort", 3,
+         B("interviewed reinterviewed assessed contacted followed traced surveyed",
+           r"{w}\b(?: up)?[^.]{0,40}?\b(?:\d+|one|two|three|six|twelve|eighteen) (?:\w+ )?(?:months?|years?|weeks?)"
+           r" (?:after|following|post-?) (?:(?:their |the )?(?:[\w-]+ ){0,2}?)?(?:discharge|treatment|detoxification"
+           r"|detox|admission|withdrawal|completion|release|entry|intake|enrol?ment)\b",
+           also="months month years year weeks week"),
+         B("lapse relapse", r"{w}\b[^.]{0,40}?\b(?:following|after) (?:[\w-]+ ){0,3}?(?:treatment|detoxification"
+                            r"|discharge|withdrawal)\b", also="following after"),
+         B("follow", r"follow-up (?:study|survey|interviews?|evaluation) of\b", also="up"),
+         B("outcome outcomes", r"{w} (?:\w+ ){0,2}?(?:months?|years?) (?:after|following) (?:[\w-]+ ){0,2}?"
+                               r"(?:discharge|treatment|detoxification)\b", also="after following"),
+         context="background", title_strength=3,
+         examples=("Patients were interviewed 6 months after discharge",
+                   "Lapse and relapse following inpatient treatment", "a follow-up study of")),
     rule("records review", "cohort", 3,
          B("chart charts record records files", r"{w} (?:\w+ ){0,2}?(?:review|reviewed|analysis|data)\b",
            r"\b(?:retrospective(?:ly)?|medical|electronic (?:health |medical )?|health|hospital|clinical|patient) ",
@@ -552,6 +655,18 @@ RULES: tuple[TextRule, ...] = (
          context="background",
          examples=("human liver microsomes", "HepG2 cells", "radioligand binding assays",
                    "isolated rat liver mitochondria")),
+    # Principle: human cells or tissue studied in a dish are in vitro work, not a human study.
+    rule("human cells or stem-cell models", "in_vitro", 4,
+         B("pluripotent", r"pluripotent stem cells?\b"),
+         B("ipsc ipscs hipsc hipscs ipsc-cms hipsc-cms ipsc-derived hipsc-derived esc-derived", r"{w}\b"),
+         B("derived", r"derived (?:cardiomyocytes|neurons|hepatocytes|organoids|cells)\b", r"\b(?:stem[- ]cell|cell)-"),
+         B("herg", r"herg\b"),
+         B("cell", r"cell lines?\b", r"\bhuman (?:[\w-]+ ){0,3}?"),
+         B("embryonic", r"embryonic kidney (?:293 )?cells\b", also="kidney"),
+         B("cells", r"cells (?:were|was) (?:exposed|incubated|treated|cultured|transfected)\b"),
+         context="background",
+         examples=("human induced pluripotent stem cell-derived cardiomyocytes", "hiPSC-CMs", "hERG currents",
+                   "cells were incubated with mitragynine")),
     rule("synthesis or modelling", "in_vitro", 2,
          B("synthesis synthesized synthesised", r"{w}\b"),
          B("synthetic", r"synthetic (?:route|analogu?es|chemistry|derivatives|explorations?)\b"),
@@ -573,6 +688,18 @@ RULES: tuple[TextRule, ...] = (
          B("method assay", r"{w} (?:was |were )?(?:developed|validated)\b", also="developed validated"),
          B("validated", r"validated (?:[\w/-]+ )?method\b", also="method"),
          context="background", examples=("An LC-MS/MS method was developed for",)),
+    # Principle: a paper that proposes a method, tool or software is methods work (other), not a study design.
+    rule("method or software proposed", "other", 3,
+         B("approach method technique algorithm framework tool software package library pipeline toolkit",
+           r"{w} (?:is|was|has been|are|were) (?:proposed|presented|introduced|implemented|released)\b",
+           r"\b(?:a|an|new|novel|this|the|our) (?:[\w-]+ ){0,4}?"),
+         B("python java perl ruby matlab", r"{w} (?:package|library|module|toolkit|implementation|api)\b"),
+         B("implemented", r"implemented in (?:python|java|perl|ruby|matlab|c\+\+|r)\b"),
+         B("open", r"open[- ]source (?:software|package|library|tool|toolkit|code|implementation)\b"),
+         B("source", r"source code (?:is|are) (?:freely |publicly )?available\b"),
+         context="background",
+         examples=("Here a double-resonance imaging approach is proposed", "a Python package for",
+                   "open source software", "implemented in Python")),
     rule("mixed methods", "other", 5, B("mixed", r"mixed[- ]methods?\b"),
          examples=("a mixed-methods study",)),
     rule("policy, economic or modelling study", "other", 3,

@@ -5,33 +5,38 @@ import click
 
 from review.cli import main
 from review.cli.common import db_option, reports_errors
-from review.models import DESIGN_TIER
+from review.models import DESIGNS
 from review.store import Store
 
 
 @main.group(invoke_without_command=True)
 @click.option("--all", "everything", is_flag=True, help="Classify every record again, not only new or changed ones.")
+@click.option("--retrain", is_flag=True,
+              help="Refit the text model on the bundled abstracts plus every design this review's reviewers "
+                   "confirmed, then classify (done by itself once 10 new designs are confirmed).")
 @db_option
 @click.pass_context
 @reports_errors
-def classify(ctx, everything, db):
+def classify(ctx, everything, retrain, db):
     """Classify records (new or changed ones by default) by design and evidence tier.
 
-    Publication types decide first, then MeSH, then phrases in the title and abstract; each
-    label keeps the reasons that decided it. A person's override (`review classify override`)
-    always wins and survives re-classification.
+    Publication types decide first, then MeSH, then phrases in the title and abstract; where
+    those are weak or silent, a text model trained on real labelled abstracts decides if it is
+    sure enough, and otherwise the record is `unclassified` for a person. Each label keeps the
+    reasons that decided it. A person's confirmed design (`review classify override`, the
+    review sheet, the full-text screening sheet) always wins and survives re-classification.
     """
     if ctx.invoked_subcommand is not None:
         return
     from review.classify.apply import classify_store
 
     with Store.open(db) as store:
-        click.echo(classify_store(store, everything=everything).line())
+        click.echo(classify_store(store, everything=everything, retrain_model=True if retrain else None).line())
 
 
 @classify.command("override")
 @click.argument("record_id", type=int)
-@click.option("--design", required=True, type=click.Choice(list(DESIGN_TIER)), help="The design to record.")
+@click.option("--design", required=True, type=click.Choice(list(DESIGNS)), help="The design to record.")
 @click.option("--reviewer", required=True, help="Who decided.")
 @click.option("--reason", required=True, help="Why (shown beside the label).")
 @click.option("--self-reported/--not-self-reported", default=None, help="Set the self-reported flag too.")

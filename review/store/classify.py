@@ -51,5 +51,26 @@ class ClassifyStore:
                                          confirmed_by=r["reviewer"])
         return out
 
+    def confirmed_designs(self) -> list[dict]:
+        """The latest person-confirmed design per record (override_id, record_id, design, reviewer, at)."""
+        return [dict(r) for r in self.conn.execute(
+            "SELECT o.override_id, o.record_id, o.design, o.reviewer, o.at FROM design_overrides o"
+            " WHERE o.override_id = (SELECT p.override_id FROM design_overrides p WHERE p.record_id = o.record_id"
+            " ORDER BY p.at DESC, p.override_id DESC LIMIT 1) ORDER BY o.record_id")]
+
+    def last_override_id(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(override_id), 0) FROM design_overrides").fetchone()[0]
+
+    def save_design_model(self, version: str, built_at: str, n_train: int, n_confirmed: int,
+                          confirmed_through: int, model: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO design_models (version, built_at, n_train, n_confirmed, confirmed_through,"
+                      " model) VALUES (?,?,?,?,?,?)", (version, built_at, n_train, n_confirmed, confirmed_through, model))
+
+    def active_design_model(self) -> dict | None:
+        """The newest retrained model of this review, or None (the bundled model is used)."""
+        row = self.conn.execute("SELECT * FROM design_models ORDER BY built_at DESC, rowid DESC LIMIT 1").fetchone()
+        return dict(row) if row else None
+
     def overrides(self) -> list[dict]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM design_overrides ORDER BY at, override_id")]

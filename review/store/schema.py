@@ -179,6 +179,18 @@ MIGRATIONS: list[str] = [
         at        TEXT NOT NULL
     );
     """,
+    # issue 10: the design text models a review retrained on its reviewers' confirmed designs (JSON, see
+    # review/classify/model.py); the newest is the one in use, and classifications.version names it.
+    """
+    CREATE TABLE design_models (
+        version     TEXT PRIMARY KEY,
+        built_at    TEXT NOT NULL,
+        n_train     INTEGER NOT NULL,
+        n_confirmed INTEGER NOT NULL,
+        confirmed_through INTEGER NOT NULL,
+        model       TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
