@@ -26,10 +26,10 @@ SELF_REPORT_DESIGNS = frozenset({"cross_sectional_survey", "qualitative"})
 NO_SIGNAL = "no design signal in publication types, MeSH or text"
 NO_RULE = "no rule signal in publication types, MeSH or text"
 # The combination (chosen on grouped cross-validation, benchmarks/classify.py): rule signals of strength
-# >= STRONG decide alone; below that the model must back the weak rule (its tier first, or >= AGREE),
+# >= STRONG decide alone; below that the model must back the weak rule (its top tier, p >= AGREE),
 # or be at least MODEL_DECIDES sure of a tier by itself; otherwise the record is unclassified.
 STRONG = 3
-AGREE = 0.35
+AGREE = 0.4
 MODEL_DECIDES = 0.85
 MIN_TERMS = 20  # distinct known words and word pairs the model must read before its probability counts
 MAX_SUPPORT = 2  # extra agreeing reasons shown after the deciding one
@@ -181,7 +181,7 @@ def combine(rules: Design, strength: int, model: "TextModel", text: str) -> Desi
         # A title alone, or a few words: normalised TF-IDF makes them look as certain as an abstract.
         p = 0.0
         said += f" (read {known} known terms, fewer than {MIN_TERMS}: not enough to decide)"
-    if strength > 0 and known >= MIN_TERMS and rules.tier.value in tiers and (rules.tier.value == top or tiers[rules.tier.value] >= AGREE):
+    if strength > 0 and known >= MIN_TERMS and rules.tier.value == top and p >= AGREE:
         # A weak rule the model backs: the rule names the design, the two together set the confidence.
         conf = round(max(rules.confidence, min(0.9, tiers[rules.tier.value] + 0.2)), 2)
         return Design(rules.design, rules.tier, conf, (*rules.reasons, f"backed by the {said}"), rules.self_reported)

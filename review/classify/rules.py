@@ -131,12 +131,14 @@ RULES: tuple[TextRule, ...] = (
     rule("one patient presented", "case_report", 3,
          B("man woman patient male female boy girl gentleman lady infant neonate newborn",
            r"{w}\b(?:,? (?:in (?:his|her) (?:early |mid-?|late )?(?:\d0s|twenties|thirties|forties|fifties|sixties"
-           r"|seventies|eighties)|aged \d{1,3}|with (?:a |an )?(?:[\w-]+ ){0,4}?history of [^.,]{0,60}?),?)? (?:presented"
+           r"|seventies|eighties)|aged \d{1,3}|with (?:a |an )?(?:[\w-]+ ){0,4}?history of [^.,]{0,60}?"
+           r"|(?:born|delivered|treated|seen|admitted) (?:at|to|in|for|after) [^.,;]{0,40}?),?)? (?:presented"
            r"|was admitted|was brought|was referred|arrived|developed)\b",
            r"\b(?:a|an|our|this) (?:(?:previously |otherwise )?[\w-]+ ){0,3}?"),
          context="action", fields=(ABSTRACT,),
          examples=("A man in his 40s presented with jaundice", "a previously healthy woman was admitted",
-                   "An infant with a history of prenatal exposure developed")),
+                   "An infant with a history of prenatal exposure developed",
+                   "An infant born at 38 weeks developed")),
     rule("patient of stated age", "case_report", 2,
          B("year month week day", r"{w}s?[- ]old\b", r"\b(?:a|an) (?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]", also="old"),
          fields=(ABSTRACT,), examples=("a 58-year-old woman",)),

@@ -146,6 +146,8 @@ OWN_WORK = _bytes_set("we this our present current here herein")
 # Words after a match that mark it as other work or a wish ("... are needed", "... were included").
 NEG_AFTER = re.compile(
     r"^[^.;]{0,50}?\b(?:(?:should|must|would|could|need to|needs to)\s+be\b"
+    # a cited finding: "a national survey estimated that ...", "trials have found ..." (background)
+    r"|(?:found|estimated|estimates|showed|suggests|suggested|indicates|indicated|revealed|documented)\s+that\b"
     r"|(?:is|are|was|were|be|been|remain|remains)\s+(?:\w+\s+)?(?:needed|warranted|required"
     r"|necessary|lacking|scarce|missing|sparse|recommended|justified|absent|included|identified|retrieved"
     r"|excluded|eligible|pooled|reviewed|available|published|planned|underway|ongoing)"
