@@ -18,7 +18,8 @@ Precedence (the first row that applies fixes the tier; later rows may only refin
        (model.py: TF-IDF word uni- and bigrams + logistic regression, temperature-calibrated on grouped
        out-of-fold predictions, trained on every real labelled abstract the project holds and, in a
        review, on the designs its reviewers confirmed) is asked:
-         - a weak rule stands if the model backs its tier (the model's top tier, p >= 0.4);
+         - a weak rule stands if the model gives its tier p >= 0.3 (trusted if that is the model's first
+           choice, else confidence 0.5: needs_review);
          - otherwise the model decides if it is >= 0.85 sure and read >= 20 known words or word pairs;
          - otherwise the record is `unclassified` (tier `unclassified`, "not yet classified"), with the
            weak signal and the model's best guess in its reasons. Nothing is ever opinion_other because

@@ -26,10 +26,12 @@ SELF_REPORT_DESIGNS = frozenset({"cross_sectional_survey", "qualitative"})
 NO_SIGNAL = "no design signal in publication types, MeSH or text"
 NO_RULE = "no rule signal in publication types, MeSH or text"
 # The combination (chosen on grouped cross-validation, benchmarks/classify.py): rule signals of strength
-# >= STRONG decide alone; below that the model must back the weak rule (its top tier, p >= AGREE),
+# >= STRONG decide alone; below that a weak rule stands if the model gives its tier at least AGREE (trusted
+# only if that is the model's first choice; else its confidence is REVIEW_WEAK, below REVIEW_BELOW),
 # or be at least MODEL_DECIDES sure of a tier by itself; otherwise the record is unclassified.
 STRONG = 3
-AGREE = 0.4
+AGREE = 0.3
+REVIEW_WEAK = 0.5  # below review.classify.REVIEW_BELOW: a person looks
 MODEL_DECIDES = 0.85
 MIN_TERMS = 20  # distinct known words and word pairs the model must read before its probability counts
 MAX_SUPPORT = 2  # extra agreeing reasons shown after the deciding one
@@ -181,10 +183,15 @@ def combine(rules: Design, strength: int, model: "TextModel", text: str) -> Desi
         # A title alone, or a few words: normalised TF-IDF makes them look as certain as an abstract.
         p = 0.0
         said += f" (read {known} known terms, fewer than {MIN_TERMS}: not enough to decide)"
-    if strength > 0 and known >= MIN_TERMS and rules.tier.value == top and p >= AGREE:
-        # A weak rule the model backs: the rule names the design, the two together set the confidence.
-        conf = round(max(rules.confidence, min(0.9, tiers[rules.tier.value] + 0.2)), 2)
-        return Design(rules.design, rules.tier, conf, (*rules.reasons, f"backed by the {said}"), rules.self_reported)
+    backing = tiers.get(rules.tier.value, 0.0)
+    if strength > 0 and known >= MIN_TERMS and backing >= AGREE:
+        # A weak rule the model does not contradict: the rule names the design. Only when it is also the
+        # model's first choice is the label trusted; otherwise it stands but goes to a person.
+        if rules.tier.value == top:
+            conf, note = round(max(rules.confidence, min(0.9, backing + 0.2)), 2), "backed by the"
+        else:
+            conf, note = min(rules.confidence, REVIEW_WEAK), "not contradicted, but not the first choice, of the"
+        return Design(rules.design, rules.tier, conf, (*rules.reasons, f"{note} {said}"), rules.self_reported)
     if p >= MODEL_DECIDES:
         design = model.best_design(designs, top)
         weak = (f"overruled weak signal: {rules.reasons[0]} [{rules.design}]",) if strength > 0 else (NO_RULE,)
