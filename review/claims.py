@@ -62,7 +62,7 @@ DESIGN_NAMES: dict[str, tuple[str, str]] = {
     UNCLASSIFIED: ("unclassified record", "unclassified records"),
 }
 
-MAP_COLUMNS = ["claim_id", "record_id", "tier", "design", "self_reported", "matched_terms", "negated_terms",
+MAP_COLUMNS = ["claim_id", "record_id", "tier", "design", "tier_source", "self_reported", "matched_terms", "negated_terms",
                "background_only", "pinned", "decided_by", "title", "year", "link"]
 
 
@@ -623,6 +623,7 @@ def claims_map(records: Iterable[tuple[int, Record]], designs: Mapping[int, Desi
             rows.append({
                 "claim_id": claim.id, "record_id": rid,
                 "tier": d.tier.value if d else UNCLASSIFIED, "design": d.design if d else UNCLASSIFIED,
+                "tier_source": d.tier_source if d else "",
                 "self_reported": bool(d and d.self_reported),
                 "matched_terms": match.matched_terms if match else "",
                 "negated_terms": match.negated_terms if match else "",

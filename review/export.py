@@ -5,12 +5,13 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from review.classify import needs_review
 from review.models import Design, Record
 
 RECORD_COLUMNS = ["record_id", "source", "source_id", "pmid", "doi", "pmcid", "title", "abstract", "authors",
                   "journal", "journal_iso", "year", "volume", "issue", "pages", "language", "publication_types",
                   "mesh", "keywords", "kind", "entry_date", "pub_date", "duplicate_of", "design", "evidence_tier",
-                  "self_reported", "design_confidence", "design_reasons"]
+                  "tier_source", "needs_review", "self_reported", "design_confidence", "design_reasons"]
 
 
 def mesh_text(record: Record) -> str:
@@ -45,7 +46,8 @@ def records_frame(items: Iterable[tuple[int, Record]], designs: Mapping[int, Des
         # A duplicate shows its cluster's label (classified from the merged record).
         d = designs.get(duplicate_of.get(i, i)) or designs.get(i)
         row.update(duplicate_of=duplicate_of.get(i), design=d.design if d else None,
-                   evidence_tier=d.tier.value if d else None, self_reported=d.self_reported if d else None,
+                   evidence_tier=d.tier.value if d else None, tier_source=d.tier_source if d else None,
+                   needs_review=needs_review(d) if d else None, self_reported=d.self_reported if d else None,
                    design_confidence=d.confidence if d else None,
                    design_reasons=" | ".join(d.reasons) if d else None)
         rows.append(row)

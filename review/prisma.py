@@ -800,7 +800,7 @@ def prisma_s_table(store) -> pd.DataFrame:
     return prisma_s_rows(store.runs(), store.run_link_counts())
 
 
-CHARACTERISTICS_COLUMNS = ["study_id", "record_id", "first_author", "year", "title", "design", "tier", "country",
+CHARACTERISTICS_COLUMNS = ["study_id", "record_id", "first_author", "year", "title", "design", "tier", "tier_source", "country",
                            "sample_size", "country_from", "sample_size_from", "arm", "source", "link"]
 
 
@@ -823,6 +823,7 @@ def characteristics_rows(states: pd.DataFrame, records: Mapping[int, Any],
             "study_id": int(r.study_id), "record_id": rid, "first_author": (rec.first_author if rec else None) or "",
             "year": rec.year if rec else None, "title": (rec.title if rec else None) or "",
             "design": d.design if d else "unclassified", "tier": d.tier.value if d else "unclassified",
+            "tier_source": d.tier_source if d else "",
             "country": where.value if where else "", "sample_size": int(size.value) if size else None,
             "country_from": where.evidence if where else "", "sample_size_from": size.evidence if size else "",
             "arm": ARM_LABELS[r.arm], "source": display_name(r.source), "link": link,
@@ -836,7 +837,7 @@ def characteristics_rows(states: pd.DataFrame, records: Mapping[int, Any],
     return df.iloc[order].reset_index(drop=True)
 
 
-EVIDENCE_COLUMNS = ["tier", "label", "studies", "reports", "designs", "included_studies"]
+EVIDENCE_COLUMNS = ["tier", "label", "studies", "reports", "person_confirmed", "designs", "included_studies"]
 
 
 def evidence_by_tier(characteristics: pd.DataFrame) -> pd.DataFrame:
@@ -855,7 +856,8 @@ def evidence_by_tier(characteristics: pd.DataFrame) -> pd.DataFrame:
             continue
         designs = Counter(r["design"] for r in studies)
         rows.append({
-            "tier": tier, "label": TIER_LABELS[tier], "studies": len(studies), "reports": len(reports),
+            "tier": tier, "label": TIER_LABELS[tier], "studies": len(studies),
+            "person_confirmed": sum(r["tier_source"] == "person-confirmed" for r in studies), "reports": len(reports),
             "designs": "; ".join(f"{k} {v}" for k, v in sorted(designs.items(), key=lambda kv: (-kv[1], kv[0]))),
             "included_studies": "; ".join(
                 f"{r['first_author'] or 'record'} {'' if pd.isna(r['year']) else r['year']} (#{r['study_id']})".replace(

@@ -47,7 +47,7 @@ import yaml
 
 from review.sheets import is_formula_like, neutralise_csv, unneutralise_csv  # noqa: F401 (re-exported)
 from review.errors import ConfigError, InputError, ReviewError
-from review.models import Record
+from review.models import DESIGNS, Record
 
 # ===================================================================== vocabulary
 
@@ -413,13 +413,17 @@ def prioritise(candidates: Sequence[tuple[int, str]], labelled: Sequence[tuple[s
 
 RECORD_COLUMNS = ("record_id", "title", "abstract", "year", "journal", "authors", "pubmed", "doi")
 DESIGN_COLUMNS = ("design", "tier")
+FULL_TEXT_DESIGN_COLUMNS = ("tier_source", "design_reasons", "confirmed_design")
 ENTRY_COLUMNS = ("decision", "reason", "notes")
 IDENTITY_COLUMNS = ("export_id", "stage", "reviewer")  # csv only: an xlsx keeps them on its 'about' sheet
 REQUIRED_COLUMNS = ("record_id", "title", "decision", "reason", "notes")
 _WIDTHS = {"record_id": 10, "title": 60, "abstract": 100, "year": 7, "journal": 24, "authors": 30, "pubmed": 38,
            "doi": 34, "design": 24, "tier": 14, "reviewer_decisions": 40, "decision": 12, "reason": 30,
-           "notes": 40, "export_id": 26, "stage": 14, "reviewer": 14}
-_WRAPPED = {"title", "abstract", "authors", "reviewer_decisions", "notes"}
+           "notes": 40, "export_id": 26, "stage": 14, "reviewer": 14, "tier_source": 18, "design_reasons": 60,
+           "confirmed_design": 26, "suggested_design": 24, "suggested_tier": 14, "confidence": 11}
+_WRAPPED = {"title", "abstract", "authors", "reviewer_decisions", "notes", "design_reasons"}
+SCREENING_WHAT = ("review screening sheet: fill decision, reason and notes on the first sheet; "
+                  "do not edit record_id or title; blank decision = not decided yet")
 DATA_SHEET = "screening"
 ABOUT_SHEET = "about"
 
@@ -442,7 +446,8 @@ class Sheet:
 
 
 def write_sheet(path: Path, identity: SheetIdentity, columns: Sequence[str], rows: Sequence[Mapping[str, Any]],
-                choices: Mapping[str, Sequence[str]], about: Sequence[tuple[str, str]] = ()) -> None:
+                choices: Mapping[str, Sequence[str]], about: Sequence[tuple[str, str]] = (),
+                what: str = SCREENING_WHAT) -> None:
     """Write an xlsx (drop-downs, frozen header, wrapped text) or a csv (UTF-8 with BOM), by suffix."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -451,7 +456,7 @@ def write_sheet(path: Path, identity: SheetIdentity, columns: Sequence[str], row
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".xlsx":
-            _write_xlsx(path, identity, columns, rows, choices, about)
+            _write_xlsx(path, identity, columns, rows, choices, about, what)
         else:
             _write_csv(path, identity, columns, rows)
     except OSError as exc:  # e.g. the file is open in Excel, or the path is a folder
@@ -468,7 +473,7 @@ def _xlsx_text(value: Any) -> Any:
 
 
 def _write_xlsx(path: Path, identity: SheetIdentity, columns: Sequence[str], rows: Sequence[Mapping[str, Any]],
-                choices: Mapping[str, Sequence[str]], about: Sequence[tuple[str, str]]) -> None:
+                choices: Mapping[str, Sequence[str]], about: Sequence[tuple[str, str]], what: str) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -497,10 +502,8 @@ def _write_xlsx(path: Path, identity: SheetIdentity, columns: Sequence[str], row
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last}"
 
     info = wb.create_sheet(ABOUT_SHEET)
-    meta = [("what", "review screening sheet: fill decision, reason and notes on the first sheet; "
-                     "do not edit record_id or title; blank decision = not decided yet"),
-            ("export_id", identity.export_id), ("stage", identity.stage), ("reviewer", identity.reviewer),
-            *about]
+    meta = [("what", what), ("export_id", identity.export_id), ("stage", identity.stage),
+            ("reviewer", identity.reviewer), *about]
     for i, (k, v) in enumerate(meta, start=1):
         info.cell(row=i, column=1, value=k).font = Font(bold=True)
         info.cell(row=i, column=2, value=_xlsx_text(v))
@@ -534,7 +537,7 @@ def _write_csv(path: Path, identity: SheetIdentity, columns: Sequence[str], rows
             writer.writerow([neutralise_csv(c) for c in cells] + [ident[c] for c in IDENTITY_COLUMNS])
 
 
-def read_sheet(path: Path, data: bytes | None = None) -> Sheet:
+def read_sheet(path: Path, data: bytes | None = None, required: Sequence[str] = REQUIRED_COLUMNS) -> Sheet:
     """Read a filled sheet (xlsx or csv) without evaluating anything; problems are collected, not raised."""
     path = Path(path)
     if data is None:
@@ -544,9 +547,9 @@ def read_sheet(path: Path, data: bytes | None = None) -> Sheet:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, data)
+        return _read_xlsx(path, data, required)
     if suffix in (".csv", ".txt"):
-        return _read_csv(path, data)
+        return _read_csv(path, data, required)
     raise InputError(f"{path}: not a screening sheet (expected .xlsx or .csv)")
 
 
@@ -554,7 +557,7 @@ def _header(cells: Sequence[Any]) -> list[str]:
     return [cell_text(c).lower() for c in cells]
 
 
-def _read_xlsx(path: Path, data: bytes) -> Sheet:
+def _read_xlsx(path: Path, data: bytes, required: Sequence[str]) -> Sheet:
     from openpyxl import load_workbook
 
     try:
@@ -583,11 +586,11 @@ def _read_xlsx(path: Path, data: bytes) -> Sheet:
     finally:
         wb.close()
     sheet = Sheet(str(path), identity, rows, problems)
-    _check_columns(sheet, header)
+    _check_columns(sheet, header, required)
     return sheet
 
 
-def _read_csv(path: Path, data: bytes) -> Sheet:
+def _read_csv(path: Path, data: bytes, required: Sequence[str]) -> Sheet:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -620,12 +623,12 @@ def _read_csv(path: Path, data: bytes) -> Sheet:
             problems.append(f"row {n}: export_id/stage/reviewer ({', '.join(key) or 'blank'}) differ from the rows "
                             f"above ({', '.join(first_key)}): rows copied from another sheet?")
     sheet = Sheet(str(path), identity, rows, problems)
-    _check_columns(sheet, header)
+    _check_columns(sheet, header, required)
     return sheet
 
 
-def _check_columns(sheet: Sheet, header: Sequence[str]) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+def _check_columns(sheet: Sheet, header: Sequence[str], required: Sequence[str]) -> None:
+    missing = [c for c in required if c not in header]
     if missing:
         sheet.problems.insert(0, f"missing column(s) {', '.join(missing)} in the header row")
 
@@ -774,14 +777,16 @@ class ImportSummary:
     undecided: int = 0
     already_imported_at: str | None = None
     resolution: bool = False
+    designs_confirmed: int = 0
 
     def line(self) -> str:
         if self.already_imported_at:
             return (f"{self.path} was already imported for {self.reviewer} at {self.stage} on "
                     f"{self.already_imported_at}: nothing to do")
         what = "resolutions" if self.resolution else "decisions"
+        confirmed = f"; {self.designs_confirmed} designs confirmed" if self.designs_confirmed else ""
         return (f"{self.path} ({self.stage}, {self.reviewer}): {self.new} new, {self.changed} changed, "
-                f"{self.unchanged} unchanged {what}; rows left blank: {self.undecided}")
+                f"{self.unchanged} unchanged {what}; rows left blank: {self.undecided}{confirmed}")
 
 
 @dataclass
@@ -856,13 +861,20 @@ def export_sheet(store, stage: str, reviewer: str, out: Path, *, config: Screeni
     else:
         chosen.sort()
     designs = {} if blind_design else store.designs()
-    columns = [*RECORD_COLUMNS, *(() if blind_design else DESIGN_COLUMNS), *ENTRY_COLUMNS]
+    # At full text a reviewer reads the methods: the sheet asks them to confirm the design too.
+    confirm = stage == "full_text" and not blind_design
+    columns = [*RECORD_COLUMNS, *(() if blind_design else DESIGN_COLUMNS),
+               *(FULL_TEXT_DESIGN_COLUMNS if confirm else ()), *ENTRY_COLUMNS]
     rows = []
     for rid in chosen:
         cells = _record_cells(rid, state.records[rid])
         if not blind_design:
             d = designs.get(rid)
             cells |= {"design": d.design if d else "", "tier": d.tier.value if d else ""}
+            if confirm:
+                cells |= {"tier_source": d.tier_source if d else "",
+                          "design_reasons": " | ".join(d.reasons) if d else "",
+                          "confirmed_design": d.design if d and d.confirmed_by else ""}
         e = mine.get(rid)
         cells |= {"decision": e.decision if e else "", "reason": (e.reason or "") if e else "",
                   "notes": (e.notes or "") if e else ""}
@@ -874,8 +886,12 @@ def export_sheet(store, stage: str, reviewer: str, out: Path, *, config: Screeni
              ("decisions", ", ".join(DECISIONS[stage])),
              ("reason", ("required for exclude" if stage in config.reason_required else "optional, for exclude")
               + ": pick one from the list")]
+    if confirm:
+        about.append(("confirmed_design", "optional: the design you read in the full text (drop-down); it is "
+                                          "recorded as yours and wins over the machine's suggestion"))
     write_sheet(out, identity, columns, rows,
-                {"decision": DECISIONS[stage], "reason": config.reasons.get(stage, ())}, about)
+                {"decision": DECISIONS[stage], "reason": config.reasons.get(stage, ()),
+                 **({"confirmed_design": DESIGNS} if confirm else {})}, about)
     store.save_screening_export(identity.export_id, stage, reviewer, now, chosen,
                                 [key_hash(r["record_id"], r["title"]) for r in rows])
     return ExportSummary(str(out), identity.export_id, stage, reviewer, len(rows), used)
@@ -940,17 +956,28 @@ def import_sheet(store, path: Path, reviewer: str, *, config: ScreeningConfig | 
         state = load_state(store, config)
         ctx = UploadContext(export, state.known_ids, state.duplicate_of, state.statuses, config)
         decided, undecided, row_problems = validate_rows(sheet, ctx, reviewer, resolution=resolution)
-        problems = sorted(sheet.problems + row_problems, key=_row_number)
+        confirmations, design_problems = [], []
+        if not resolution and sheet.rows and "confirmed_design" in sheet.rows[0][1]:
+            from review.classify.confirm import check_confirmations
+
+            bad = frozenset(_row_number(p) for p in row_problems)
+            confirmations, design_problems = check_confirmations(sheet.rows, store.designs(), reviewer, skip_rows=bad)
+        problems = sorted(sheet.problems + row_problems + design_problems, key=_row_number)
         if problems:
             raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
         now = now or utcnow()
         kind = "resolution" if resolution else "decision"
         rows = [(d.record_id, the_stage, reviewer, d.decision, d.reason, d.notes, kind, file_hash, now)
                 for d in decided if d.change != "unchanged"]
+        if confirmations:
+            from review.classify.confirm import override_rows
+
+            store.add_overrides(override_rows(confirmations, reviewer, f"{the_stage} sheet {path.name}", now))
         store.save_screening_upload(file_hash, reviewer, the_stage, path.name, len(sheet.rows), now, rows)
     counts = Counter(d.change for d in decided)
+    confirmed = sum(c.change != "unchanged" for c in confirmations)
     return ImportSummary(str(path), the_stage, reviewer, counts["new"], counts["changed"], counts["unchanged"],
-                         undecided, resolution=resolution)
+                         undecided, resolution=resolution, designs_confirmed=confirmed)
 
 
 def _row_number(problem: str) -> int:

@@ -37,12 +37,13 @@ def evidence_frame(records: Iterable[tuple[int, Record]], designs: Mapping[int, 
             "record_id": rid, "year": r.year, "title": r.title, "journal": r.journal, "pmid": r.pmid, "doi": r.doi,
             "link": link(r), "abstract": r.abstract_text,
             "design": d.design if d else "unclassified", "tier": d.tier.value if d else "unclassified",
+            "tier_source": d.tier_source if d else "",
             "self_reported": bool(d.self_reported) if d else False, "confidence": d.confidence if d else None,
             "reasons": "; ".join(d.reasons) if d else "",
             "included": (included or {}).get(rid), "first_seen": (first_seen or {}).get(rid),
         })
     df = pd.DataFrame(rows, columns=["record_id", "year", "title", "journal", "pmid", "doi", "link", "abstract",
-                                     "design", "tier", "self_reported", "confidence", "reasons", "included",
+                                     "design", "tier", "tier_source", "self_reported", "confidence", "reasons", "included",
                                      "first_seen"])
     df["year"] = df["year"].astype("Int64")
     return df
@@ -59,8 +60,10 @@ def tier_table(df: pd.DataFrame) -> pd.DataFrame:
         out.append({"tier": tier, "label": TIER_LABELS.get(tier, "Not yet classified"), "records": len(part),
                     "share": f"{len(part) / total:.0%}" if total else "0%",
                     "included": int((part["included"] == True).sum()),  # noqa: E712 (None means unscreened)
+                    "person_confirmed": int((part["tier_source"] == "person-confirmed").sum()),
                     "self_reported": int(part["self_reported"].sum())})
-    return pd.DataFrame(out, columns=["tier", "label", "records", "share", "included", "self_reported"])
+    return pd.DataFrame(out, columns=["tier", "label", "records", "share", "included", "person_confirmed",
+                                      "self_reported"])
 
 
 def design_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -73,11 +76,12 @@ def design_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def tier_year_table(df: pd.DataFrame, *, only_included: bool = False) -> pd.DataFrame:
-    """Rows: year; columns: tiers (all six, in order); values: record counts."""
+    """Rows: year; columns: tiers (all six, in order, then unclassified if any); values: record counts."""
     part = df[df["included"] == True] if only_included else df  # noqa: E712
     part = part[part["year"].notna()]
     table = pd.crosstab(part["year"].astype(int), part["tier"]) if len(part) else pd.DataFrame()
-    return table.reindex(columns=[t for t in TIERS], fill_value=0).sort_index()
+    extra = ["unclassified"] if "unclassified" in table.columns else []  # never folded into another tier
+    return table.reindex(columns=[*TIERS, *extra], fill_value=0).sort_index()
 
 
 def trials_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -85,12 +89,13 @@ def trials_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in df[df["tier"] == "trial"].sort_values(["year", "record_id"]).iterrows():
         size = extract.sample_size(r["abstract"])
-        rows.append({"record_id": r["record_id"], "year": r["year"], "design": r["design"], "title": r["title"],
+        rows.append({"record_id": r["record_id"], "year": r["year"], "design": r["design"],
+                     "tier_source": r["tier_source"], "title": r["title"],
                      "features": ", ".join(extract.trial_features(r["abstract"])),
                      "n": int(size.value) if size else None, "doses": ", ".join(extract.doses(r["abstract"])),
                      "comparators": ", ".join(extract.comparators(r["abstract"])),
                      "included": r["included"], "link": r["link"]})
-    return pd.DataFrame(rows, columns=["record_id", "year", "design", "title", "features", "n", "doses",
+    return pd.DataFrame(rows, columns=["record_id", "year", "design", "tier_source", "title", "features", "n", "doses",
                                        "comparators", "included", "link"])
 
 
@@ -210,7 +215,8 @@ def claims_detail_html(cmap: pd.DataFrame, claims) -> str:
                 ref = f'<a href="{escape(r.link)}">{title}</a>' if isinstance(r.link, str) and r.link else title
                 pin = " <strong>[pinned]</strong>" if getattr(r, "pinned", False) else ""
                 year = "" if pd.isna(r.year) else f" ({int(r.year)})"
-                items.append(f"<li>{ref}{year}, {escape(str(r.design))}{pin}</li>")
+                who = " (person-confirmed)" if getattr(r, "tier_source", "") == "person-confirmed" else ""
+                items.append(f"<li>{ref}{year}, {escape(str(r.design))}{who}{pin}</li>")
             parts.append(f"<li><strong>{escape(TIER_LABELS.get(tier, tier))}: {len(sub)}</strong><ul>"
                          + "".join(items) + "</ul></li>")
         parts.append("</ul>")

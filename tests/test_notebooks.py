@@ -8,7 +8,7 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-from review.classify.apply import classify_store
+from review.classify.apply import classify_store, override
 from review.dedupe.apply import dedupe_store
 from review.imports import import_files
 from review.screening import export_sheet, import_sheet
@@ -28,8 +28,12 @@ def fixture_store(tmp_path_factory):
         replay(ROOT / "sample" / "searches", store)
         import_files(store, [ROOT / "sample/imports/article_pages/article_pages.ris"], source="article_pages")
         import_files(store, [ROOT / "sample/imports/clinicaltrials/trial_registrations.csv"], source="clinicaltrials")
+        silent = tmp / "silent.csv"  # a record no design signal decides: unclassified, shown apart
+        silent.write_text("title,abstract,year\nKratom,,2022\n", encoding="utf-8")
+        import_files(store, [silent], source="grey")
         dedupe_store(store)
         classify_store(store)
+        override(store, 1, "rct", reviewer="ana", reason="read the methods")
         sheet = tmp / "alice.csv"
         export_sheet(store, "title_abstract", "alice", sheet)
         lines = sheet.read_text(encoding="utf-8-sig").splitlines(keepends=True)
@@ -72,7 +76,12 @@ def test_evidence_summary_default(fixture_store, tmp_path):
     tiers = pd.read_csv(tmp_path / "t" / "evidence_tiers.csv")
     assert list(tiers["tier"][:6]) == ["trial", "observational", "anecdotal", "preclinical", "secondary",
                                        "opinion_other"]
-    assert tiers["records"].sum() == 73
+    assert tiers["records"].sum() == 74
+    # The unclassified record is its own row, labelled so, never folded into opinion and other.
+    uncl = tiers.set_index("tier").loc["unclassified"]
+    assert (uncl["label"], uncl["records"]) == ("Not yet classified", 1)
+    assert "Not yet classified" in text
+    assert tiers["person_confirmed"].sum() == 1 and tiers.set_index("tier").loc["trial", "person_confirmed"] == 1
     statements = pd.read_csv(tmp_path / "t" / "claims_statements.csv")
     assert list(statements["claim_id"]) == [f"C{i:02d}" for i in range(1, 16)]
     assert all("randomized trial" in s for s in statements["statement"])
@@ -100,5 +109,5 @@ def test_screening_progress(fixture_store, tmp_path):
     text = text_of(run("screening_progress", tmp_path, db=str(fixture_store), out_dir=str(tmp_path / "t")))
     progress = pd.read_csv(tmp_path / "t" / "screening_progress.csv")
     ta = progress[progress["stage"] == "title_abstract"].set_index("status")["records"]
-    assert ta["include"] + ta["exclude"] == 73 and ta["undecided"] == 0
+    assert ta["include"] + ta["exclude"] == 74 and ta["undecided"] == 0
     assert "No pair of reviewers" in text  # one reviewer only: no kappa yet

@@ -1,6 +1,8 @@
 """`review classify`: study design and evidence tier for every record, with reasons; overrides."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from review.cli import main
@@ -71,3 +73,37 @@ def show_cmd(record_ids, db):
             click.echo(f"  {d.design} -> {d.tier.value} (confidence {d.confidence:.2f}{flag})")
             for reason in d.reasons:
                 click.echo(f"  - {reason}")
+
+
+@classify.command("export-review")
+@click.option("--reviewer", required=True, help="Whose sheet this is.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Sheet to write: .xlsx (drop-down of designs) or .csv (UTF-8).")
+@click.option("--all", "everything", is_flag=True,
+              help="Every machine-suggested design, not only the unclassified and low-confidence ones.")
+@db_option
+@reports_errors
+def export_review_cmd(reviewer, out, everything, db):
+    """Write the records that need a person's design: unclassified first, then the least sure."""
+    from review.classify.confirm import export_review
+
+    with Store.open(db) as store:
+        click.echo(export_review(store, out, reviewer, everything=everything).line())
+
+
+@classify.command("import-review")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--reviewer", required=True, help="Whose sheet this is (must match the export).")
+@db_option
+@reports_errors
+def import_review_cmd(file, reviewer, db):
+    """Check a filled review sheet and record its confirmed designs as REVIEWER's (all rows or none)."""
+    from review.classify.confirm import import_review
+
+    with Store.open(db) as store:
+        summary = import_review(store, file, reviewer)
+        click.echo(summary.line())
+        from review.classify.apply import due_for_retraining
+
+        if summary.new + summary.changed and due_for_retraining(store):
+            click.echo("enough new confirmed designs to refit the text model: the next `review classify` does it")

@@ -35,6 +35,16 @@ class ClassifyStore:
                       (record_id, design, tier, None if self_reported is None else int(self_reported), reviewer,
                        reason, at))
 
+    def add_overrides(self, rows: Iterable[tuple]) -> int:
+        """Append (record_id, design, tier, self_reported, reviewer, reason, at) rows together: all or none."""
+        n = 0
+        with self.transaction() as c:
+            for row in rows:
+                c.execute("INSERT INTO design_overrides (record_id, design, tier, self_reported, reviewer, reason, at)"
+                          " VALUES (?,?,?,?,?,?,?)", row)
+                n += 1
+        return n
+
     def designs(self) -> dict[int, Design]:
         """record_id -> effective design: a person's latest override wins over the automatic label."""
         out: dict[int, Design] = {}
