@@ -662,6 +662,28 @@ def parse_record_id(text: str) -> int | None:
     return int(text) if re.fullmatch(r"\d{1,18}", text) else None
 
 
+def check_row_key(n: int, cells: Mapping[str, str], exported: Mapping[int, str], known_ids: frozenset[int],
+                  duplicate_of: Mapping[int, int], first_row: dict[int, int]) -> tuple[int | None, str | None]:
+    """The record sheet row n stands for, or what is wrong with its key columns (first_row is updated)."""
+    raw_id = cells.get("record_id", "")
+    rid = parse_record_id(raw_id)
+    if rid is None:
+        return None, (f"row {n}: record_id {raw_id!r} is not a record id" if raw_id else f"row {n}: record_id is empty")
+    if rid in first_row:
+        return rid, f"row {n}: record {rid} appears twice (first on row {first_row[rid]})"
+    first_row[rid] = n
+    if rid not in exported:
+        where = "this export" if rid in known_ids else "the store"
+        return rid, f"row {n}: record {rid} is not in {where} (rows cannot be added to a sheet)"
+    if key_hash(rid, cells.get("title")) != exported[rid]:
+        return rid, (f"row {n}: record {rid}: record_id or title was edited (the key columns must stay as "
+                     "exported; if the file was re-saved as plain CSV, save it as 'CSV UTF-8')")
+    if rid in duplicate_of:
+        return rid, (f"row {n}: record {rid} is now a duplicate of record {duplicate_of[rid]} "
+                     "(deduplicated after this sheet was exported): export a new sheet")
+    return rid, None
+
+
 def validate_rows(sheet: Sheet, ctx: UploadContext, reviewer: str, *,
                   resolution: bool = False) -> tuple[list[RowDecision], int, list[str]]:
     """Check every row; returns the decided rows, the count of rows left undecided, and all problems."""
@@ -675,27 +697,9 @@ def validate_rows(sheet: Sheet, ctx: UploadContext, reviewer: str, *,
     undecided = 0
     first_row: dict[int, int] = {}
     for n, cells in sheet.rows:
-        raw_id = cells.get("record_id", "")
-        rid = parse_record_id(raw_id)
-        if rid is None:
-            problems.append(f"row {n}: record_id {raw_id!r} is not a record id" if raw_id
-                            else f"row {n}: record_id is empty")
-            continue
-        if rid in first_row:
-            problems.append(f"row {n}: record {rid} appears twice (first on row {first_row[rid]})")
-            continue
-        first_row[rid] = n
-        if rid not in exported:
-            where = "this export" if rid in ctx.known_ids else "the store"
-            problems.append(f"row {n}: record {rid} is not in {where} (rows cannot be added to a sheet)")
-            continue
-        if key_hash(rid, cells.get("title")) != exported[rid]:
-            problems.append(f"row {n}: record {rid}: record_id or title was edited (the key columns must stay as "
-                            "exported; if the file was re-saved as plain CSV, save it as 'CSV UTF-8')")
-            continue
-        if rid in ctx.duplicate_of:
-            problems.append(f"row {n}: record {rid} is now a duplicate of record {ctx.duplicate_of[rid]} "
-                            "(deduplicated after this sheet was exported): export a new sheet")
+        rid, problem = check_row_key(n, cells, exported, ctx.known_ids, ctx.duplicate_of, first_row)
+        if problem:
+            problems.append(problem)
             continue
         raw_decision, raw_reason = cells.get("decision", ""), cells.get("reason", "")
         notes = cells.get("notes") or None

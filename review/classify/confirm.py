@@ -18,7 +18,7 @@ from review.classify import needs_review
 from review.errors import InputError
 from review.models import DESIGN_TIER, DESIGNS, Design
 from review.screening import (ABOUT_SHEET, SheetIdentity, _choice, _did_you_mean, _now_id, _record_cells,
-                              check_name, key_hash, parse_record_id, read_sheet, write_sheet)
+                              check_name, check_row_key, key_hash, parse_record_id, read_sheet, write_sheet)
 
 STAGE = "design"  # the stage a review sheet is logged under in screening_exports / screening_uploads
 CONFIRM_COLUMN = "confirmed_design"
@@ -161,32 +161,17 @@ def export_review(store, out: Path, reviewer: str, *, everything: bool = False,
 
 def _check_rows(sheet, export: Mapping[str, Any], known: frozenset[int],
                 duplicate_of: Mapping[int, int]) -> tuple[list[str], int]:
-    """Row-level checks of the key columns; returns problems and the number of rows left blank."""
+    """Row-level checks of the key columns (as a screening sheet's); returns problems and rows left blank."""
     exported = dict(zip(export["record_ids"], export["key_hash"]))
     problems: list[str] = []
     first: dict[int, int] = {}
     blank = 0
     for n, cells in sheet.rows:
-        raw_id = cells.get("record_id", "")
-        rid = parse_record_id(raw_id)
-        if rid is None:
-            problems.append(f"row {n}: record_id {raw_id!r} is not a record id" if raw_id
-                            else f"row {n}: record_id is empty")
-        elif rid in first:
-            problems.append(f"row {n}: record {rid} appears twice (first on row {first[rid]})")
-        elif rid not in exported:
-            where = "this export" if rid in known else "the store"
-            problems.append(f"row {n}: record {rid} is not in {where} (rows cannot be added to a sheet)")
-        elif key_hash(rid, cells.get("title")) != exported[rid]:
-            problems.append(f"row {n}: record {rid}: record_id or title was edited (the key columns must stay as "
-                            "exported)")
-        elif rid in duplicate_of:
-            problems.append(f"row {n}: record {rid} is now a duplicate of record {duplicate_of[rid]}: export a new "
-                            "sheet")
+        _, problem = check_row_key(n, cells, exported, known, duplicate_of, first)
+        if problem:
+            problems.append(problem)
         elif not cells.get(CONFIRM_COLUMN):
             blank += 1
-        if rid is not None:
-            first.setdefault(rid, n)
     return problems, blank
 
 
