@@ -15,7 +15,7 @@ from review.cli import main
 from review.errors import InputError
 from review.export import records_frame
 from review.models import DESIGN_TIER
-from review.prisma import DBR, characteristics_rows
+from review.prisma import DBR, characteristics_rows, evidence_by_tier
 from review.screening import ScreeningConfig, export_sheet, import_sheet
 from review.search import replay
 from review.store import Store
@@ -71,6 +71,20 @@ def test_review_sheet_round_trip(tmp_path):
     assert all(d.tier.value == "unclassified" and "no design signal" in " ".join(d.reasons)
                for rid, d in designs.items() if rid in silent)
 
+    # Unclassified end to end: records export, screening sheet, PRISMA evidence table, each apart from opinion.
+    df = records_frame(store.iter_records(), designs, store.duplicate_of()).set_index("record_id")
+    assert set(df.loc[silent, "evidence_tier"]) == {"unclassified"} and df.loc[silent, "needs_review"].all()
+    ta = tmp_path / "ta.csv"
+    export_sheet(store, "title_abstract", "alice", ta)
+    assert {r["tier"] for r in _read(ta) if int(r["record_id"]) in silent} == {"unclassified"}
+    import pandas as pd
+    states = pd.DataFrame({"canonical_id": silent + [1], "study_id": silent + [1], "removed": "",
+                           "ft": "included", "arm": DBR, "source": "grey"})
+    by_tier = evidence_by_tier(characteristics_rows(states, dict(store.canonical_records()), designs))
+    row = by_tier.set_index("tier").loc["unclassified"]
+    assert (row["label"], row["studies"]) == ("Not yet classified", len(silent))
+    assert by_tier.set_index("tier").loc["opinion_other", "studies"] == 0
+
     runner = CliRunner()
     # The default sheet holds exactly the records that need a person, unclassified first.
     r = runner.invoke(main, ["classify", "export-review", "--reviewer", "alice", "--out", str(tmp_path / "r.xlsx"),
@@ -125,7 +139,6 @@ def test_review_sheet_round_trip(tmp_path):
     cmap = claims_map(store.canonical_records(), after, load_claims(ROOT / "queries" / "claims.yaml"))
     assert set(cmap[cmap["record_id"].isin(chosen)]["tier_source"]) <= {"person-confirmed"}
     assert set(cmap[~cmap["record_id"].isin(chosen)]["tier_source"]) <= {"machine-suggested"}
-    import pandas as pd
     states = pd.DataFrame({"canonical_id": list(chosen), "study_id": list(chosen), "removed": "",
                            "ft": "included", "arm": DBR, "source": "pubmed"})
     chars = characteristics_rows(states, dict(store.canonical_records()), after)
