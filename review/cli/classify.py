@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from review.cli import main
-from review.cli.common import db_option, reports_errors
+from review.cli.common import db_option, reports_errors, require_store
 from review.models import DESIGNS
 from review.store import Store
 
@@ -32,6 +32,7 @@ def classify(ctx, everything, retrain, db):
         return
     from review.classify.apply import classify_store
 
+    require_store(db)
     with Store.open(db) as store:
         click.echo(classify_store(store, everything=everything, retrain_model=True if retrain else None).line())
 

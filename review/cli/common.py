@@ -7,15 +7,40 @@ from pathlib import Path
 
 import click
 
-from review.errors import ReviewError
-from review.store import DEFAULT_DB
+from review.errors import ReviewError, StoreError
+from review.store import DEFAULT_DB, missing_store_message
 
-DB_HELP = f"SQLite store to use (created if missing). Default: {DEFAULT_DB}"
+DB_HELP = "SQLite store to use (must exist)."
+NEW_DB_HELP = "SQLite store to use (created if missing)."
+
+
+def require_store(db: Path) -> None:
+    """A command that reads or screens a store refuses one that does not exist (a typo in --db)."""
+    if str(db) != ":memory:" and not Path(db).is_file():
+        raise StoreError(missing_store_message(db))
+
+
+def _must_exist(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    # A group's own --db is checked in its body, only when it runs without a subcommand.
+    if not isinstance(ctx.command, click.Group) and not ctx.resilient_parsing:
+        try:
+            require_store(value)
+        except StoreError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+    return value
 
 
 def db_option(fn):
+    """--db for commands that need an existing store (everything but search, import, refresh)."""
     return click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
-                        show_default=True, help=DB_HELP)(fn)
+                        show_default=True, help=DB_HELP, callback=_must_exist)(fn)
+
+
+def new_db_option(fn):
+    """--db for the commands that add records and so may create the store."""
+    return click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+                        show_default=True, help=NEW_DB_HELP)(fn)
 
 
 def reports_errors(fn):

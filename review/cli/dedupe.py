@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from review.cli import export, main
-from review.cli.common import db_option, reports_errors
+from review.cli.common import db_option, reports_errors, require_store
 from review.store import Store
 
 
@@ -29,6 +29,7 @@ def dedupe(ctx, undo_id, by, db):
         return
     from review.dedupe.apply import dedupe_store, undo
 
+    require_store(db)
     with Store.open(db) as store:
         if undo_id is not None:
             members = undo(store, undo_id, by=by or getpass.getuser())

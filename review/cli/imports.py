@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from review.cli import main
-from review.cli.common import db_option, reports_errors
+from review.cli.common import new_db_option, reports_errors
 from review.parse import FORMATS
 from review.store import Store
 
@@ -24,7 +24,7 @@ from review.store import Store
 @click.option("--skip-bad", is_flag=True,
               help="Import the good records of a partly malformed file and list the skipped ones "
                    "(default: reject the whole file).")
-@db_option
+@new_db_option
 @reports_errors
 def import_cmd(files, source, source_type, fmt, skip_bad, db):
     """Import FILES (RIS, MEDLINE/.nbib, PubMed XML, BibTeX, CSV) exported from SOURCE.

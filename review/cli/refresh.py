@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from review.cli import main
-from review.cli.common import db_option, reports_errors
+from review.cli.common import new_db_option, reports_errors
 
 
 @main.command()
@@ -15,7 +15,7 @@ from review.cli.common import db_option, reports_errors
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=Path("queries") / "refresh.yaml", show_default=True, help="What to run (YAML).")
 @click.option("--no-notebooks", is_flag=True, help="Skip executing the notebooks (tables and PRISMA only).")
-@db_option
+@new_db_option
 @reports_errors
 def refresh(offline, config_path, no_notebooks, db):
     """Search (or replay), import new files, deduplicate, classify, write PRISMA outputs and run the

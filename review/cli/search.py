@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from review.cli import main
-from review.cli.common import db_option, reports_errors
+from review.cli.common import new_db_option, reports_errors
 from review.config import settings_from_env
 from review.store import Store
 
@@ -15,7 +15,7 @@ from review.store import Store
 
 @main.command()
 @click.argument("names", nargs=-1)
-@db_option
+@new_db_option
 @click.option("--queries", "queries_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("queries"),
               show_default=True, help="Folder of saved strategies (*.yaml).")
 @click.option("--replay", "replay_dir", type=click.Path(exists=True, path_type=Path), default=None,
