@@ -58,6 +58,7 @@ class ExternalRow:
     decisions: Mapping[str, str]  # the tool's reviewer name ('' when the file names none) -> decision
     reasons: tuple[str, ...] = ()
     notes: str | None = None
+    record_id: int | None = None  # a kratom-review sheet's id: only breaks ties between same-titled records
 
 
 def _key(name: str) -> str:
@@ -130,7 +131,7 @@ def rows_of(header: Sequence[str], cells: Sequence[Mapping[str, str]], tool: str
         "doi": ("doi",), "title": ("title",), "year": ("year", "Published Year"),
         "notes": ("notes",), "decision": ("decision",), "reason": ("reason", "Exclusion reason",
                                                                     "Reason for exclusion"),
-        "tags": ("Tags",), "covidence": ("Covidence #",),
+        "tags": ("Tags",), "covidence": ("Covidence #",), "record_id": ("record_id",),
     }.items()}
     if not (col["pmid"] or col["doi"] or col["title"]):
         raise InputError("no column to find the records by: expected pmid/pubmed_id, doi or title")
@@ -167,8 +168,10 @@ def rows_of(header: Sequence[str], cells: Sequence[Mapping[str, str]], tool: str
                 reasons.append(get("reason"))
             if get("notes"):
                 notes.append(get("notes"))
+        rid = get("record_id") if tool == "table" else ""
         out.append(ExternalRow(n, _pmid(get("pmid")), _doi(get("doi")), get("title") or None, get("year") or None,
-                               decisions, tuple(reasons), "; ".join(notes) or None))
+                               decisions, tuple(reasons), "; ".join(notes) or None,
+                               int(rid) if rid.isdigit() else None))
     if labelled:
         warnings.append(f"Rayyan labels of {labelled} record(s) were kept in the decisions' notes (labels are "
                         "not decisions)")
@@ -218,6 +221,8 @@ class RecordIndex:
                 ids = {i for i in ids if self.year.get(i) in (None, int(row.year[:4]))} or ids
             if len(ids) == 1:
                 return next(iter(ids)), how
+            if row.record_id in ids:  # same title twice (an article and its conference abstract)
+                return row.record_id, f"{how} and record_id"
             return None, f"its {how} matches {len(ids)} records ({', '.join(map(str, sorted(ids)))})"
         return None, "no record in the store has its PMID, DOI or title"
 
