@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from review.dedupe import dedupe, merge_records
@@ -88,11 +88,17 @@ def _apply_decisions(ids: list[int], edges: list[tuple[int, int, str, dict, str]
                      f"record {cut} was kept apart")
 
 
-def dedupe_store(store: Store) -> DedupeSummary:
+def dedupe_store(store: Store, progress: Callable[[int, int], None] | None = None) -> DedupeSummary:
+    """Deduplicate every record; ``progress(1, 3)`` after each phase (read, match, store)."""
+    step = (lambda: progress(1, 3)) if progress else (lambda: None)
+    if progress:
+        progress(0, 3)
     t0 = time.perf_counter()
     items = list(store.iter_records())
     records = dict(items)
+    step()
     result = dedupe(items)
+    step()
     decisions = store.pair_decisions()
     same_accession = accession_edges(items)
     joined = {(min(e[0], e[1]), max(e[0], e[1])) for e in same_accession}
@@ -135,6 +141,7 @@ def dedupe_store(store: Store) -> DedupeSummary:
             store.add_cluster(g, canonical, by_group.get(g, []), dedupe_id, at)
             added += 1
         store.replace_uncertain(open_uncertain, dedupe_id)
+    step()
     return DedupeSummary(counts, added, retired, len(wanted & set(existing)), time.perf_counter() - t0, notes)
 
 
