@@ -141,9 +141,13 @@ def classify_store(store: Store, *, everything: bool = False, retrain_model: boo
             progress(len(chunk), len(todo))
     rows = [(rid, d, h) for (rid, _, h), d in zip(todo, designs)]
     store.save_classifications(rows, version, utcnow())
+    # "need a person" counts what `classify export-review` lists: a cluster's record (not the members
+    # behind it, whose own labels only fill the records export) that no person has confirmed yet.
+    confirmed = {c["record_id"] for c in store.confirmed_designs()}
     return ClassifySummary(len(rows), len(items) - len(rows), time.perf_counter() - t0,
                            dict(Counter(d.tier.value for _, d, _ in rows)),
-                           sum(needs_review(d) for _, d, _ in rows), retrained)
+                           sum(needs_review(d) for rid, d, _ in rows if rid in canonical and rid not in confirmed),
+                           retrained)
 
 
 def override(store: Store, record_id: int, design: str, *, reviewer: str, reason: str,
