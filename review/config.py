@@ -71,3 +71,13 @@ def project_root(start: Path | None = None) -> Path:
         if (p / "queries").is_dir() and (p / "pyproject.toml").is_file():
             return p
     return here
+
+
+def project_path(path: str | os.PathLike, root: Path | None = None) -> Path:
+    """A path given relative to the project folder, whatever the current directory.
+
+    Notebooks opened in JupyterLab run with the kernel in ``notebooks/``; their default
+    parameters (``outputs/review.sqlite``, ``queries/claims.yaml``) name project paths.
+    """
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (root or project_root()) / p

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,9 +62,16 @@ def _run_id(source: str, sha: str) -> str:
     return f"{utcnow()[:19].replace('-', '').replace(':', '')}Z-import-{source}-{sha[:8]}"
 
 
+CHUNK = 2000  # records stored between two progress callbacks (all in the one transaction)
+
+
 def import_files(store: Store, paths: list[Path], *, source: str, source_type: str | None = None,
-                 fmt: str | None = None, skip_bad: bool = False) -> list[ImportSummary]:
-    """Parse all files (any error: nothing written), then store them in one transaction."""
+                 fmt: str | None = None, skip_bad: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> list[ImportSummary]:
+    """Parse all files (any error: nothing written), then store them in one transaction.
+
+    ``progress(records stored since the last call, records in all files)`` while storing.
+    """
     if not source or not source.replace("_", "").replace("-", "").isalnum():
         raise InputError(f"source name {source!r}: use letters, digits, '_' or '-' (e.g. embase, scopus)")
     stype = source_type_for(source, source_type)
@@ -78,6 +86,9 @@ def import_files(store: Store, paths: list[Path], *, source: str, source_type: s
     done = {r["file_hash"]: r["run_id"] for r in store.runs(kind="import") if r["status"] == "complete"
             and r["source"] == source}
     out: list[ImportSummary] = []
+    total = sum(len(r.records) for _, r in parsed if r.sha256 not in done)
+    if progress:
+        progress(0, total)
     with store.transaction():
         for path, result in parsed:
             name = os.fspath(path)
@@ -87,7 +98,12 @@ def import_files(store: Store, paths: list[Path], *, source: str, source_type: s
             run_id = _run_id(source, result.sha256)
             store.start_run(run_id, "import", source, source_type=stype.value, file=name, file_hash=result.sha256,
                             count=len(result.records), limits={"format": result.fmt, "encoding": result.encoding})
-            ups = store.upsert_records(result.records)
+            ups = []
+            for i in range(0, len(result.records), CHUNK):
+                chunk = result.records[i:i + CHUNK]
+                ups += store.upsert_records(chunk)
+                if progress:
+                    progress(len(chunk), total)
             store.link_run_records(run_id, [u.record_id for u in ups])
             n_new = sum(u.status == "new" for u in ups)
             notes = "; ".join([*result.warnings, *(f"skipped: {s}" for s in result.skipped)]) or None

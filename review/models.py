@@ -118,6 +118,25 @@ class Record:
         return hashlib.sha256((as_json or self.to_json()).encode("utf-8")).hexdigest()[:16]
 
 
+# The second and later copies of one accession in one export keep their own record (each is a
+# record identified, PRISMA 2020) under the accession plus this mark; dedupe merges them back.
+_REPEAT = " (repeat "
+
+
+def repeated_id(source_id: str, n: int) -> str:
+    """The id of the n-th copy (n >= 2) of one accession within one export."""
+    return f"{source_id}{_REPEAT}{n})"
+
+
+def accession_of(source_id: str) -> str:
+    """The database's accession behind a source_id (strips the repeat mark)."""
+    if source_id.endswith(")") and _REPEAT in source_id:
+        head, _, tail = source_id.rpartition(_REPEAT)
+        if tail[:-1].isdigit():
+            return head
+    return source_id
+
+
 class SourceType(str, enum.Enum):
     """PRISMA 2020 distinguishes databases, registers and other methods."""
 

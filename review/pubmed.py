@@ -235,29 +235,52 @@ def _fmt(d: date) -> str:
 
 
 def esearch_sliced(client: Eutils, term: str, *, mindate: str | None, maxdate: str | None,
-                   datetype: str = "pdat", cap: int = ESEARCH_CAP,
-                   today: date | None = None) -> list[SearchSlice]:
-    """esearch, splitting the date range in halves until every slice holds at most ``cap`` ids."""
+                   datetype: str = "pdat", cap: int = ESEARCH_CAP, today: date | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> list[SearchSlice]:
+    """esearch, splitting the date range in halves until every slice holds at most ``cap`` ids.
+
+    ``progress(ids in a finished slice, ids in all)`` after each slice that is kept.
+    """
     first = esearch(client, term, mindate=mindate, maxdate=maxdate, datetype=datetype, retmax=cap)
     if first.count <= cap:
+        if progress:
+            progress(first.count, first.count)
         return [first]
+    seen = [0]
+
+    def done(s: SearchSlice) -> None:
+        if progress:
+            seen[0] += len(s.ids)
+            progress(len(s.ids), first.count)
+
+    if progress:
+        progress(0, first.count)
     lo = _parse_day(mindate, end=False) if mindate else date(1781, 1, 1)  # before PubMed's oldest record
     hi = _parse_day(maxdate, end=True) if maxdate else (today or date.today()) + timedelta(days=366)
-    return _split(client, term, lo, hi, datetype, cap)
+    slices = _split(client, term, lo, hi, datetype, cap, done)
+    if progress and seen[0] < first.count:  # records added or removed between the requests: finish the bar
+        progress(first.count - seen[0], first.count)
+    return slices
 
 
-def _split(client: Eutils, term: str, lo: date, hi: date, datetype: str, cap: int) -> list[SearchSlice]:
+def _split(client: Eutils, term: str, lo: date, hi: date, datetype: str, cap: int,
+           done: Callable[[SearchSlice], None] = lambda s: None) -> list[SearchSlice]:
     if lo >= hi:
         s = esearch(client, term, mindate=_fmt(lo), maxdate=_fmt(hi), datetype=datetype, retmax=cap)
         if s.count > cap:
             raise FetchError(f"{s.count} records share the single date {_fmt(lo)} ({datetype}); "
                              f"PubMed returns at most {cap} per query: narrow the strategy")
+        done(s)
         return [s]
     mid = lo + (hi - lo) // 2
     out = []
     for a, b in ((lo, mid), (mid + timedelta(days=1), hi)):
         s = esearch(client, term, mindate=_fmt(a), maxdate=_fmt(b), datetype=datetype, retmax=cap)
-        out.extend([s] if s.count <= cap else _split(client, term, a, b, datetype, cap))
+        if s.count <= cap:
+            done(s)
+            out.append(s)
+        else:
+            out.extend(_split(client, term, a, b, datetype, cap, done))
     return out
 
 

@@ -163,7 +163,11 @@ def _watch_files(import_dirs: tuple[Path, ...]) -> list[tuple[str, str | None, l
     return out
 
 
-def step_search(store, config: RefreshConfig, offline: bool, settings_factory: Callable | None) -> StepResult:
+Progress = Callable[[int, int], None]  # progress(done since the last call, total); see review/cli/common.py
+
+
+def step_search(store, config: RefreshConfig, offline: bool, settings_factory: Callable | None,
+                progress: Callable[[str], Progress | None] = lambda name: None) -> StepResult:
     from review.search import archived_runs, replay_run, run_strategy
 
     lines, data = [], {"new_records": 0, "requests": {}}
@@ -185,7 +189,8 @@ def step_search(store, config: RefreshConfig, offline: bool, settings_factory: C
     settings.require_email()
     for strategy in load_strategies(config.queries, list(config.strategies) if config.strategies else None):
         s = run_strategy(strategy, store, lambda cb: Eutils(settings, cb), config.outputs / "searches",
-                         batch_size=settings.batch_size)
+                         batch_size=settings.batch_size, esearch_progress=progress(f"{strategy.name} esearch"),
+                         progress=progress(strategy.name))
         data["new_records"] += s.n_new
         for k, v in s.requests.items():
             data["requests"][k] = data["requests"].get(k, 0) + v
@@ -193,13 +198,13 @@ def step_search(store, config: RefreshConfig, offline: bool, settings_factory: C
     return StepResult("search", 0.0, "; ".join(lines) or "no strategies", data)
 
 
-def step_import(store, config: RefreshConfig) -> StepResult:
+def step_import(store, config: RefreshConfig, progress: Progress | None = None) -> StepResult:
     from review.imports import import_files
 
     new, lines, warnings = 0, [], []
     for source, stype, files in _watch_files(config.import_dirs):
         for f in files:
-            for s in import_files(store, [f], source=source, source_type=stype):
+            for s in import_files(store, [f], source=source, source_type=stype, progress=progress):
                 new += s.n_new
                 if not s.already:
                     lines.append(s.line())
@@ -208,17 +213,17 @@ def step_import(store, config: RefreshConfig) -> StepResult:
                       warnings)
 
 
-def step_dedupe(store) -> StepResult:
+def step_dedupe(store, progress: Progress | None = None) -> StepResult:
     from review.dedupe.apply import dedupe_store
 
-    s = dedupe_store(store)
+    s = dedupe_store(store, progress=progress)
     return StepResult("dedupe", 0.0, s.line(), s.counts)
 
 
-def step_classify(store) -> StepResult:
+def step_classify(store, progress: Progress | None = None) -> StepResult:
     from review.classify.apply import classify_store
 
-    s = classify_store(store)
+    s = classify_store(store, progress=progress)
     return StepResult("classify", 0.0, s.line(), {"classified": s.classified})
 
 
@@ -257,7 +262,8 @@ def _stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
-def step_notebooks(config: RefreshConfig, db: Path, run_dir: Path, since: str | None) -> StepResult:
+def step_notebooks(config: RefreshConfig, db: Path, run_dir: Path, since: str | None,
+                   progress: Progress | None = None) -> StepResult:
     import papermill as pm
     from nbconvert import HTMLExporter
 
@@ -266,6 +272,8 @@ def step_notebooks(config: RefreshConfig, db: Path, run_dir: Path, since: str | 
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     done = []
+    if progress and config.notebooks:
+        progress(0, len(config.notebooks))  # the bar shows from the start: one notebook can take minutes
     for name in config.notebooks:
         src = config.root / "notebooks" / f"{name}.ipynb"
         out_nb = run_dir / "notebooks" / f"{name}.ipynb"
@@ -278,6 +286,8 @@ def step_notebooks(config: RefreshConfig, db: Path, run_dir: Path, since: str | 
         body, _ = exporter.from_filename(str(out_nb))
         (run_dir / f"{name}.html").write_text(body, encoding="utf-8")
         done.append(name)
+        if progress:
+            progress(1, len(config.notebooks))
     return StepResult("notebooks", 0.0, f"{len(done)} notebooks executed and rendered: {', '.join(done)}")
 
 
@@ -310,8 +320,14 @@ def _prune(outputs: Path, keep: int) -> None:
 
 
 def refresh(config: RefreshConfig, db: Path, *, offline: bool = False, settings_factory: Callable | None = None,
-            skip_notebooks: bool = False, echo: Callable[[str], None] = lambda s: None) -> RefreshResult:
-    """Run every step; raise RefreshError naming the failed step (latest untouched)."""
+            skip_notebooks: bool = False, echo: Callable[[str], None] = lambda s: None,
+            progress: Callable[[str], Progress | None] = lambda step: None) -> RefreshResult:
+    """Run every step; raise RefreshError naming the failed step (latest untouched).
+
+    ``progress(name)`` gives the callback (or None) that follows the esearch and efetch of each
+    strategy and the import, dedupe, classify and notebooks steps; the caller decides whether
+    anything is drawn.
+    """
     from review.store import Store
 
     outputs = config.outputs
@@ -327,15 +343,16 @@ def refresh(config: RefreshConfig, db: Path, *, offline: bool = False, settings_
         try:
             before = {rid for rid, _ in store.canonical_records()}
             plan: list[tuple[str, Callable[[], StepResult]]] = [
-                ("search", lambda: step_search(store, config, offline, settings_factory)),
-                ("import", lambda: step_import(store, config)),
-                ("dedupe", lambda: step_dedupe(store)),
-                ("classify", lambda: step_classify(store)),
+                ("search", lambda: step_search(store, config, offline, settings_factory, progress)),
+                ("import", lambda: step_import(store, config, progress("import"))),
+                ("dedupe", lambda: step_dedupe(store, progress("dedupe"))),
+                ("classify", lambda: step_classify(store, progress("classify"))),
                 ("prisma", lambda: step_prisma(store, run_dir)),
                 ("export", lambda: step_export(store, run_dir)),
             ]
             if not skip_notebooks:
-                plan.append(("notebooks", lambda: step_notebooks(config, Path(db), run_dir, since)))
+                plan.append(("notebooks", lambda: step_notebooks(config, Path(db), run_dir, since,
+                                                                 progress("notebooks"))))
             for name, fn in plan:
                 t0 = time.perf_counter()
                 try:

@@ -126,9 +126,11 @@ class ScreeningConfig:
 def load_config(path: str | Path | None = None) -> ScreeningConfig:
     """Settings from a YAML file; with no path, the default file if present, else built-in defaults."""
     if path is None:
-        if not DEFAULT_CONFIG_PATH.exists():
+        from review.config import project_path  # the project's file, also from notebooks/
+
+        path = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else project_path(DEFAULT_CONFIG_PATH)
+        if not path.exists():
             return ScreeningConfig()
-        path = DEFAULT_CONFIG_PATH
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

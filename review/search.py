@@ -109,8 +109,12 @@ def _previous_ids(store: Store, strategy: str) -> set[str]:
 
 def run_strategy(strategy: Strategy, store: Store, client_factory: Callable[[Callable[[Response], None]], Eutils],
                  archive_root: Path, *, batch_size: int = 500,
-                 progress: Callable[[int, int], None] | None = None) -> RunSummary:
-    """Search one strategy incrementally, archiving every response. See module docstring."""
+                 progress: Callable[[int, int], None] | None = None,
+                 esearch_progress: Callable[[int, int], None] | None = None) -> RunSummary:
+    """Search one strategy incrementally, archiving every response. See module docstring.
+
+    ``progress(done, total)`` follows efetch (PMIDs), ``esearch_progress`` the sliced esearch (ids).
+    """
     run_id = new_run_id(strategy.name)
     started = utcnow()
     limits = {"mindate": strategy.mindate, "maxdate": strategy.maxdate, "datetype": strategy.datetype,
@@ -125,7 +129,7 @@ def run_strategy(strategy: Strategy, store: Store, client_factory: Callable[[Cal
                     limits=limits, archive=str(archive.folder), source_type="database", started_at=started)
     try:
         slices = esearch_sliced(client, strategy.query, mindate=strategy.mindate, maxdate=strategy.maxdate,
-                                datetype=strategy.datetype)
+                                datetype=strategy.datetype, progress=esearch_progress)
         all_ids = list(dict.fromkeys(i for s in slices for i in s.ids))
         count = max(sum(s.count for s in slices), len(all_ids))
         translation = slices[0].translation if slices else ""

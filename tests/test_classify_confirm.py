@@ -262,3 +262,20 @@ def test_full_text_sheet_carries_suggestion_and_records_the_confirmed_design(tmp
     export_sheet(store, "full_text", "alice", ft2, config=config, include_decided=True)
     row = next(r for r in _read(ft2) if int(r["record_id"]) == rid)
     assert (row["confirmed_design"], row["tier_source"]) == ("uncontrolled_trial", "person-confirmed")
+
+
+def test_need_a_person_counts_what_the_review_sheet_lists(tmp_path):
+    """classify's "N need a person (review classify export-review)" is the sheet's row count: a record
+    a person confirmed is no longer counted (nor a cluster member behind its merged record, see the
+    tutorial in test_tutorial.py)."""
+    from review.classify.apply import override
+
+    _, store = _store(tmp_path)
+    first = classify_store(store, everything=True)
+    sheet = export_review(store, tmp_path / "a.csv", "alice")
+    assert first.needs_review == sheet.n_rows >= 2
+    assert f"; {sheet.n_rows} need a person (review classify export-review)" in first.line()
+    silent = sorted(rid for rid, d in store.designs().items() if d.design == "unclassified")
+    override(store, silent[0], "editorial_commentary", reviewer="alice", reason="a news item")
+    again = classify_store(store, everything=True)
+    assert again.needs_review == export_review(store, tmp_path / "b.csv", "alice").n_rows == first.needs_review - 1

@@ -111,3 +111,34 @@ def test_screening_progress(fixture_store, tmp_path):
     ta = progress[progress["stage"] == "title_abstract"].set_index("status")["records"]
     assert ta["include"] + ta["exclude"] == 74 and ta["undecided"] == 0
     assert "No pair of reviewers" in text  # one reviewer only: no kappa yet
+
+
+def _project_copy(tmp_path: Path, db: Path) -> Path:
+    """A project folder as a user has it: pyproject.toml, queries/, notebooks/, outputs/review.sqlite."""
+    import shutil
+
+    proj = tmp_path / "proj"
+    shutil.copytree(ROOT / "queries", proj / "queries")
+    shutil.copytree(NOTEBOOKS, proj / "notebooks")
+    shutil.copy(ROOT / "pyproject.toml", proj / "pyproject.toml")
+    (proj / "outputs").mkdir()
+    shutil.copy(db, proj / "outputs" / "review.sqlite")
+    return proj
+
+
+@pytest.mark.parametrize("name", ["evidence_summary", "prisma_report", "screening_progress"])
+def test_notebooks_find_the_project_from_the_notebooks_folder(fixture_store, tmp_path, name):
+    # JupyterLab starts the kernel in notebooks/: the default parameters still name project paths.
+    proj = _project_copy(tmp_path, fixture_store)
+    out = tmp_path / f"{name}.ipynb"
+    pm.execute_notebook(str(proj / "notebooks" / f"{name}.ipynb"), str(out), cwd=str(proj / "notebooks"),
+                        progress_bar=False, kernel_name="python3")
+    assert not (proj / "notebooks" / "outputs").exists()
+    assert (proj / "outputs" / "tables").is_dir()  # out_dir resolved from the project folder too
+    assert "PubMed" in text_of(nbformat.read(out, as_version=4)) or name != "prisma_report"
+
+
+def test_notebook_refuses_a_store_that_does_not_exist(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match="no review store at"):
+        run("prisma_report", tmp_path, db=str(tmp_path / "typo.sqlite"), out_dir=str(tmp_path / "t"))
+    assert not (tmp_path / "typo.sqlite").exists()

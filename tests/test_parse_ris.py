@@ -196,8 +196,8 @@ def test_text_between_records_is_a_warning(tmp_path: Path) -> None:
     path.write_text("TY  - JOUR\nTI  - a\nER  - \nstray words\nTY  - JOUR\nTI  - b\nER  - \n")
     result = parse_file(path, source="x")
     assert len(result.records) == 2
-    assert result.warnings == (f"{path}: 1 line(s) of text outside any record were ignored "
-                               "(first on line 4)",)
+    assert result.warnings == (f"{path}: ignored 1 line(s) between records that are not RIS "
+                               "(vendor notes or links): line 4; first: 'stray words'",)
 
 
 def test_rispy_keeps_every_tag_apart_and_every_repeat() -> None:

@@ -39,15 +39,17 @@ def two_refreshes(tmp_path_factory):
     config = load_config(write_config(tmp), ROOT)
     db = tmp / "review.sqlite"
     env_before = dict(os.environ)
-    first = refresh(config, db, offline=True)
+    calls: list[tuple[str, int, int]] = []  # what a progress bar of the first refresh would have shown
+    first = refresh(config, db, offline=True,
+                    progress=lambda step: lambda done, total: calls.append((step, done, total)))
     first_tables = tables(tmp / "outputs" / "latest")
     second = refresh(config, db, offline=True)
     assert dict(os.environ) == env_before
-    return tmp, config, db, first, first_tables, second
+    return tmp, config, db, first, first_tables, second, calls
 
 
 def test_first_refresh_writes_everything(two_refreshes):
-    tmp, config, db, first, first_tables, _ = two_refreshes
+    tmp, config, db, first, first_tables, _, _ = two_refreshes
     latest = tmp / "outputs" / "latest"
     assert latest.is_symlink()
     html = (first.run_dir / "evidence_summary.html").read_text(encoding="utf-8")
@@ -65,8 +67,22 @@ def test_first_refresh_writes_everything(two_refreshes):
         assert name in first_tables, sorted(first_tables)
 
 
+def test_refresh_reports_progress_of_import_dedupe_classify_and_each_notebook(two_refreshes):
+    _, config, *_, calls = two_refreshes
+    by_step: dict[str, list[tuple[int, int]]] = {}
+    for step, done, total in calls:
+        by_step.setdefault(step, []).append((done, total))
+    assert set(by_step) == {"import", "dedupe", "classify", "notebooks"}  # offline: no esearch, no efetch
+    n = len(config.notebooks)
+    assert by_step["notebooks"] == [(0, n)] + [(1, n)] * n
+    assert by_step["dedupe"] == [(0, 3), (1, 3), (1, 3), (1, 3)]
+    classified = sum(d for d, _ in by_step["classify"])
+    assert classified == by_step["classify"][0][1] > 0 and by_step["classify"][0][0] == 0
+    assert sum(d for d, _ in by_step["import"]) == 46 + 4  # the two bundled import files (pages, registrations)
+
+
 def test_second_refresh_finds_nothing_new_and_reproduces_the_tables(two_refreshes, eutils_server):
-    tmp, config, db, first, first_tables, second = two_refreshes
+    tmp, config, db, first, first_tables, second, _ = two_refreshes
     assert second.summary["new_records"] == 0 and second.summary["new_trials"] == 0
     assert second.summary["previous_refresh"] == first.summary["started_at"]
     assert tables(tmp / "outputs" / "latest") == first_tables  # byte for byte

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import os
@@ -104,8 +105,17 @@ def label_version(store: Store) -> str:
     return f"{RULES_VERSION}+{active_model(store)[0].version}"
 
 
-def classify_store(store: Store, *, everything: bool = False, retrain_model: bool | None = None) -> ClassifySummary:
-    """Classify new or changed records. `retrain_model`: True refits first, None refits when due, False never."""
+# Records per classify_many call, so a progress bar moves on large stores; above 2 x its own chunk
+# (4,000), so each call still uses the second core.
+CHUNK = 10_000
+
+
+def classify_store(store: Store, *, everything: bool = False, retrain_model: bool | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> ClassifySummary:
+    """Classify new or changed records. `retrain_model`: True refits first, None refits when due, False never.
+
+    ``progress(records classified since the last call, records to classify)`` every CHUNK records.
+    """
     t0 = time.perf_counter()
     retrained = None
     if retrain_model or (retrain_model is None and due_for_retraining(store)):
@@ -121,12 +131,23 @@ def classify_store(store: Store, *, everything: bool = False, retrain_model: boo
         if done.get(rid) != h:
             todo.append((rid, rec, h))
     # Large batches use every core (classify_many forks; small ones stay in this process).
-    designs = classify_many([rec for _, rec, _ in todo], workers=min(2, os.cpu_count() or 1), model=model)
+    designs = []
+    if progress:
+        progress(0, len(todo))
+    for i in range(0, len(todo), CHUNK):
+        chunk = [rec for _, rec, _ in todo[i:i + CHUNK]]
+        designs += classify_many(chunk, workers=min(2, os.cpu_count() or 1), model=model)
+        if progress:
+            progress(len(chunk), len(todo))
     rows = [(rid, d, h) for (rid, _, h), d in zip(todo, designs)]
     store.save_classifications(rows, version, utcnow())
+    # "need a person" counts what `classify export-review` lists: a cluster's record (not the members
+    # behind it, whose own labels only fill the records export) that no person has confirmed yet.
+    confirmed = {c["record_id"] for c in store.confirmed_designs()}
     return ClassifySummary(len(rows), len(items) - len(rows), time.perf_counter() - t0,
                            dict(Counter(d.tier.value for _, d, _ in rows)),
-                           sum(needs_review(d) for _, d, _ in rows), retrained)
+                           sum(needs_review(d) for rid, d, _ in rows if rid in canonical and rid not in confirmed),
+                           retrained)
 
 
 def override(store: Store, record_id: int, design: str, *, reviewer: str, reason: str,

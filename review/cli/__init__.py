@@ -12,7 +12,7 @@ def main() -> None:
 
 @main.group()
 def export() -> None:
-    """Write tables from the store (records, duplicates)."""
+    """Write tables and reference-manager files from the store (records, duplicates, ris, bibtex, csv)."""
 
 
 # Subcommands register themselves on import; keep this list in pipeline order.

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from review.cli import main
-from review.cli.common import db_option, reports_errors
+from review.cli.common import ProgressBar, db_option, progress_option, reports_errors, require_store
 from review.models import DESIGNS
 from review.store import Store
 
@@ -16,10 +16,11 @@ from review.store import Store
 @click.option("--retrain", is_flag=True,
               help="Refit the text model on the bundled abstracts plus every design this review's reviewers "
                    "confirmed, then classify (done by itself once 10 new designs are confirmed).")
+@progress_option
 @db_option
 @click.pass_context
 @reports_errors
-def classify(ctx, everything, retrain, db):
+def classify(ctx, everything, retrain, progress, db):
     """Classify records (new or changed ones by default) by design and evidence tier.
 
     Publication types decide first, then MeSH, then phrases in the title and abstract; where
@@ -32,8 +33,11 @@ def classify(ctx, everything, retrain, db):
         return
     from review.classify.apply import classify_store
 
-    with Store.open(db) as store:
-        click.echo(classify_store(store, everything=everything, retrain_model=True if retrain else None).line())
+    require_store(db)
+    with Store.open(db) as store, ProgressBar("classify", progress) as bar:
+        summary = classify_store(store, everything=everything, retrain_model=True if retrain else None,
+                                 progress=bar)
+    click.echo(summary.line())
 
 
 @classify.command("override")

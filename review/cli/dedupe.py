@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from review.cli import export, main
-from review.cli.common import db_option, reports_errors
+from review.cli.common import ProgressBar, db_option, progress_option, reports_errors, require_store
 from review.store import Store
 
 
@@ -15,10 +15,11 @@ from review.store import Store
 @click.option("--undo", "undo_id", type=int, default=None, metavar="CLUSTER_ID",
               help="Split a duplicate cluster back into its records (they stay apart in later runs).")
 @click.option("--by", default=None, help="Who undoes (default: the login name).")
+@progress_option
 @db_option
 @click.pass_context
 @reports_errors
-def dedupe(ctx, undo_id, by, db):
+def dedupe(ctx, undo_id, by, progress, db):
     """Deduplicate all records: exact PMID/DOI matches, then blocked fuzzy matching with guard rules.
 
     Prints how many merges were exact, rule-based or decided by a person, and how many pairs are
@@ -29,12 +30,14 @@ def dedupe(ctx, undo_id, by, db):
         return
     from review.dedupe.apply import dedupe_store, undo
 
+    require_store(db)
     with Store.open(db) as store:
         if undo_id is not None:
             members = undo(store, undo_id, by=by or getpass.getuser())
             click.echo(f"cluster {undo_id} undone: records {', '.join(map(str, members))} are separate again")
             return
-        summary = dedupe_store(store)
+        with ProgressBar("dedupe", progress, unit="phase") as bar:
+            summary = dedupe_store(store, progress=bar)
         click.echo(summary.line())
         for note in summary.notes:
             click.echo(f"  note: {note}")

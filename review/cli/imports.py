@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from review.cli import main
-from review.cli.common import db_option, reports_errors
+from review.cli.common import ProgressBar, new_db_option, progress_option, reports_errors
 from review.parse import FORMATS
 from review.store import Store
 
@@ -24,9 +24,10 @@ from review.store import Store
 @click.option("--skip-bad", is_flag=True,
               help="Import the good records of a partly malformed file and list the skipped ones "
                    "(default: reject the whole file).")
-@db_option
+@progress_option
+@new_db_option
 @reports_errors
-def import_cmd(files, source, source_type, fmt, skip_bad, db):
+def import_cmd(files, source, source_type, fmt, skip_bad, progress, db):
     """Import FILES (RIS, MEDLINE/.nbib, PubMed XML, BibTeX, CSV) exported from SOURCE.
 
     All files are read and checked before anything is written: one malformed file stops the
@@ -34,11 +35,12 @@ def import_cmd(files, source, source_type, fmt, skip_bad, db):
     """
     from review.imports import import_files
 
-    with Store.open(db) as store:
-        for summary in import_files(store, list(files), source=source, source_type=source_type, fmt=fmt,
-                                    skip_bad=skip_bad):
-            click.echo(summary.line())
-            for w in summary.warnings:
-                click.echo(f"  warning: {w}")
-            for s in summary.skipped:
-                click.echo(f"  skipped: {s}")
+    with Store.open(db) as store, ProgressBar(f"import {source}", progress) as bar:
+        summaries = import_files(store, list(files), source=source, source_type=source_type, fmt=fmt,
+                                 skip_bad=skip_bad, progress=bar)
+    for summary in summaries:  # after the bar is closed
+        click.echo(summary.line())
+        for w in summary.warnings:
+            click.echo(f"  warning: {w}")
+        for s in summary.skipped:
+            click.echo(f"  skipped: {s}")

@@ -8,15 +8,12 @@ import click
 
 from review.cli import main
 from review.cli.common import db_option, reports_errors
-from review.errors import ReviewError
 from review.store import Store
 
 
 def _open_existing(db: Path) -> Store:
     """Open a store that must already exist: a PRISMA report of a store just created would be empty."""
-    if str(db) != ":memory:" and not Path(db).is_file():
-        raise ReviewError(f"no review store at {db}: run `review search` or `review import` first (or pass --db)")
-    return Store.open(db)
+    return Store.open_existing(db)
 
 
 def _config(path):

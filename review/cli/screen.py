@@ -69,6 +69,42 @@ def import_cmd(file, reviewer, stage, config_path, db):
     click.echo(summary.line())
 
 
+@screen.command("import-decisions")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--stage", type=STAGE, required=True, help="Stage the decisions were made at.")
+@click.option("--reviewer", required=True, help="Whose decisions they become in the history.")
+@click.option("--from", "tool", type=click.Choice(["rayyan", "covidence", "table"]), default=None,
+              help="Tool that wrote FILE (detected when omitted): a Rayyan or Covidence CSV export, or a table "
+                   "with a decision column (e.g. a filled sheet).")
+@click.option("--rayyan-name", "who", default=None,
+              help="Rayyan: whose decisions in RAYYAN-INCLUSION to import (needed when several reviewers).")
+@click.option("--decision", type=click.Choice(["include", "exclude", "maybe"]), default=None,
+              help="Covidence: the decision of the exported list (included, excluded or irrelevant studies).")
+@click.option("--reason", default=None, help="Covidence: exclusion reason for every row of an excluded list.")
+@click.option("--skip-unmatched", is_flag=True,
+              help="Import the rows that match a record and list the others (default: refuse the file).")
+@config_option
+@db_option
+@reports_errors
+def import_decisions_cmd(file, stage, reviewer, tool, who, decision, reason, skip_unmatched, config_path, db):
+    """Import decisions made in Rayyan, Covidence or a table as REVIEWER's screening history.
+
+    Rows are matched to records by PMID, DOI, then title; every row is checked (record due at the
+    stage, decision and reason allowed) and nothing is written if any is wrong.
+    """
+    from review.screening_external import import_external
+
+    config = _config(config_path)
+    with Store.open(db) as store:
+        summary = import_external(store, file, reviewer, stage, tool=tool, who=who, decision=decision,
+                                  reason=reason, skip_unmatched=skip_unmatched, config=config)
+    click.echo(summary.line())
+    for w in summary.warnings:
+        click.echo(f"  warning: {w}")
+    for s in summary.skipped:
+        click.echo(f"  skipped: {s}")
+
+
 @screen.command("conflicts")
 @click.option("--stage", type=STAGE, required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -1,13 +1,12 @@
 """`review search`: run saved PubMed strategies, or replay archived runs."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from review.cli import main
-from review.cli.common import db_option, reports_errors
+from review.cli.common import ProgressBar, new_db_option, reports_errors
 from review.config import settings_from_env
 from review.store import Store
 
@@ -15,7 +14,7 @@ from review.store import Store
 
 @main.command()
 @click.argument("names", nargs=-1)
-@db_option
+@new_db_option
 @click.option("--queries", "queries_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("queries"),
               show_default=True, help="Folder of saved strategies (*.yaml).")
 @click.option("--replay", "replay_dir", type=click.Path(exists=True, path_type=Path), default=None,
@@ -48,31 +47,9 @@ def search(names, db, queries_dir, replay_dir, batch_size, archive_dir, progress
         settings.require_email()
         from review.pubmed import Eutils
         for strategy in strategies:
-            with _progress_bar(strategy.name, progress) as bar:
+            with ProgressBar(f"{strategy.name} esearch", progress, unit="id") as found, \
+                    ProgressBar(strategy.name, progress) as bar:
                 summary = run_strategy(
                     strategy, store, lambda on_response: Eutils(settings, on_response), archive_dir,
-                    batch_size=batch_size, progress=bar)
+                    batch_size=batch_size, progress=bar, esearch_progress=found)
             click.echo(summary.line())
-
-
-class _progress_bar:
-    """tqdm bar sized on the first callback (the number of new PMIDs is known only after esearch)."""
-
-    def __init__(self, name: str, enabled: bool | None):
-        self.name, self.enabled, self.bar = name, enabled, None
-
-    def __enter__(self):
-        return self
-
-    def __call__(self, done: int, total: int) -> None:
-        from tqdm import tqdm
-        if self.bar is None:
-            self.bar = tqdm(total=total, desc=self.name, unit="rec", file=sys.stderr,
-                            disable=None if self.enabled is None else not self.enabled)
-        self.bar.update(done)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
-
-

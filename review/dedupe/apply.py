@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from review.dedupe import dedupe, merge_records
 from review.errors import InputError
-from review.models import Record
+from review.models import Record, accession_of
 from review.store import Store, utcnow
 
 PERSON_RULE = "person_decision"
+# Copies of one accession in one export (see models.repeated_id): exact duplicates by construction.
+ACCESSION_RULE = "same_accession"
 
 
 @dataclass
@@ -86,13 +88,22 @@ def _apply_decisions(ids: list[int], edges: list[tuple[int, int, str, dict, str]
                      f"record {cut} was kept apart")
 
 
-def dedupe_store(store: Store) -> DedupeSummary:
+def dedupe_store(store: Store, progress: Callable[[int, int], None] | None = None) -> DedupeSummary:
+    """Deduplicate every record; ``progress(1, 3)`` after each phase (read, match, store)."""
+    step = (lambda: progress(1, 3)) if progress else (lambda: None)
+    if progress:
+        progress(0, 3)
     t0 = time.perf_counter()
     items = list(store.iter_records())
     records = dict(items)
+    step()
     result = dedupe(items)
+    step()
     decisions = store.pair_decisions()
-    edges = [(e.a, e.b, e.rule, e.scores, "auto") for c in result.clusters for e in c.edges]
+    same_accession = accession_edges(items)
+    joined = {(min(e[0], e[1]), max(e[0], e[1])) for e in same_accession}
+    edges = [(e.a, e.b, e.rule, e.scores, "auto") for c in result.clusters for e in c.edges
+             if (min(e.a, e.b), max(e.a, e.b)) not in joined] + same_accession
     groups, kept_edges, notes = _apply_decisions(list(records), edges, decisions)
     at = utcnow()
 
@@ -106,7 +117,8 @@ def dedupe_store(store: Store) -> DedupeSummary:
               "person": sum(1 for e in kept_edges if e[4] == "person"),
               "uncertain": 0}
     open_uncertain = [(u.a, u.b, u.reason, u.scores | ({"detail": u.detail} if u.detail else {}))
-                      for u in result.uncertain if (min(u.a, u.b), max(u.a, u.b)) not in decisions]
+                      for u in result.uncertain if (min(u.a, u.b), max(u.a, u.b)) not in decisions
+                      and (min(u.a, u.b), max(u.a, u.b)) not in joined]
     counts["uncertain"] = len(open_uncertain)
     with store.transaction():
         dedupe_id = store.add_dedupe_run(at, counts, time.perf_counter() - t0)
@@ -129,13 +141,27 @@ def dedupe_store(store: Store) -> DedupeSummary:
             store.add_cluster(g, canonical, by_group.get(g, []), dedupe_id, at)
             added += 1
         store.replace_uncertain(open_uncertain, dedupe_id)
+    step()
     return DedupeSummary(counts, added, retired, len(wanted & set(existing)), time.perf_counter() - t0, notes)
+
+
+def accession_edges(items: Iterable[tuple[int, Record]]) -> list[tuple[int, int, str, dict, str]]:
+    """Edges joining each repeated copy of an accession to the first copy in the same source."""
+    first: dict[tuple[str, str], int] = {}
+    out = []
+    for rid, r in items:
+        key = (r.source, accession_of(r.source_id))
+        if key in first:
+            out.append((first[key], rid, ACCESSION_RULE, {}, "auto"))
+        else:
+            first[key] = rid
+    return out
 
 
 def _exact_rules() -> set[str]:
     from review.dedupe import rules
 
-    return {r.name for r in rules.DUPLICATE_RULES if r.kind == "exact"}
+    return {r.name for r in rules.DUPLICATE_RULES if r.kind == "exact"} | {ACCESSION_RULE}
 
 
 def undo(store: Store, cluster_id: int, *, by: str) -> tuple[int, ...]:

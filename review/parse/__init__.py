@@ -6,6 +6,7 @@ Format modules are imported on use, so ``review.parse.pubmed_xml`` stays cheap t
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import os
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from review.errors import InputError
-from review.models import Record
+from review.models import Record, repeated_id
 from review.parse.detect import check_bytes, decode, detect_format, sniff
 from review.parse.fields import Parsed
 
@@ -80,10 +81,11 @@ def parse_bytes(data: bytes, *, name: str, source: str, fmt: str | None = None,
             f"so nothing was imported. Fix them, or rerun with --skip-bad to import the "
             f"{good} good {parsed.unit}{'s' if good != 1 else ''} and list the skipped ones.",
             problems)
+    records, repeats = _number_repeats(name, parsed.records)
     return ParseResult(
-        records=tuple(parsed.records),
+        records=tuple(records),
         skipped=tuple(problems),
-        warnings=tuple(warnings + parsed.warnings + _duplicate_ids(name, parsed.records)),
+        warnings=tuple(warnings + parsed.warnings + repeats),
         fmt=fmt,
         encoding=encoding,
         sha256=sha,
@@ -102,15 +104,25 @@ def _raise_empty(name: str, fmt: str, text: str, parsed: Parsed, problems: list[
                      f"so nothing was imported.{hint}")
 
 
-def _duplicate_ids(name: str, records: list[Record]) -> list[str]:
-    """A database id twice in one export usually means the export was concatenated twice."""
+def _number_repeats(name: str, records: list[Record]) -> tuple[list[Record], list[str]]:
+    """Keep every copy of an accession that occurs more than once in one export as its own record.
+
+    Each is a record identified (PRISMA 2020 counts what the search returned); the later copies
+    get ``repeated_id`` so they are stored apart, and ``review dedupe`` merges them back as exact
+    duplicates (rule ``same_accession``).
+    """
     seen: dict[str, int] = {}
+    out = []
     for r in records:
-        seen[r.source_id] = seen.get(r.source_id, 0) + 1
+        n = seen[r.source_id] = seen.get(r.source_id, 0) + 1
+        out.append(r if n == 1 else dataclasses.replace(r, source_id=repeated_id(r.source_id, n)))
     dups = [k for k, n in seen.items() if n > 1]
     if not dups:
-        return []
-    return [f"{name}: {len(dups)} id(s) occur more than once in this file (e.g. {dups[0]!r})"]
+        return out, []
+    extra = sum(seen[k] - 1 for k in dups)
+    return out, [f"{name}: {len(dups)} id(s) occur more than once in this file (e.g. {dups[0]!r}); "
+                 f"all {extra + len(dups)} copies are kept as records identified, and "
+                 f"`review dedupe` merges them as exact duplicates"]
 
 
 def _pubmed_xml(data: bytes, name: str, source: str, sha: str) -> ParseResult:

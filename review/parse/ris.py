@@ -101,10 +101,19 @@ class _Block:
 
 
 def scan(lines: list[str]) -> tuple[list[_Block], list[int]]:
-    """Cut lines into records by TY/ER; note structural damage; return stray text line numbers."""
+    """Cut lines into records by TY/ER; note structural damage; return stray text line numbers.
+
+    Between an ``ER`` and the next ``TY`` vendors write notes that are not RIS: Ovid's
+    "Link to the Ovid Full Text or citation:" and its URL, ``NL  -`` lines, blank numbering.
+    A tag-shaped line there opens a *tentative* record: if an ``ER`` closes it, it was a record
+    whose ``TY`` line is missing or damaged (a problem); if the next ``TY`` or the end of the
+    file comes first, its lines were vendor noise (stray, warned about, never fatal).
+    """
     blocks: list[_Block] = []
     stray: list[int] = []
     cur: _Block | None = None
+    pending: _Block | None = None  # tag lines outside a record, not yet known to be a record
+    pending_lines: list[int] = []
     for i, raw in enumerate(lines, 1):
         line = raw.lstrip("\ufeff")  # files concatenated with `cat` carry a BOM mid-file
         m = _TAG.match(line)
@@ -112,14 +121,26 @@ def scan(lines: list[str]) -> tuple[list[_Block], list[int]]:
         if tag:
             line = f"{tag}  - {m.group(2).strip()}"
         if cur is None:
-            if tag == "ER":
-                stray.append(i)
-            elif tag:
+            if tag == "TY":
+                stray.extend(n for n in pending_lines if lines[n - 1].strip())
+                pending, pending_lines = None, []
                 cur = _Block(len(blocks) + 1, i, [line])
                 blocks.append(cur)
-                if tag != "TY":
-                    cur.problems.append(f"starts with {tag} on line {i}, not 'TY  - ' "
-                                        "(a missing or damaged TY line?)")
+            elif pending is not None:
+                pending.lines.append(line)
+                pending_lines.append(i)
+                if tag == "ER":  # a record after all, one that lost its TY line
+                    pending.number = len(blocks) + 1
+                    pending.problems.insert(0, f"starts with {pending.lines[0][:2]} on line "
+                                               f"{pending.start}, not 'TY  - ' (a missing or "
+                                               "damaged TY line?)")
+                    blocks.append(pending)
+                    pending, pending_lines = None, []
+            elif tag == "ER":
+                stray.append(i)
+            elif tag:
+                pending = _Block(0, i, [line])
+                pending_lines = [i]
             elif line.strip() and not _OVID_NUMBER.fullmatch(line):
                 stray.append(i)
             continue
@@ -140,7 +161,22 @@ def scan(lines: list[str]) -> tuple[list[_Block], list[int]]:
     if cur is not None:
         cur.problems.append(f"the file ends on line {len(lines)} inside this record, with no "
                             "'ER  - ' end tag: the file looks truncated")
-    return blocks, stray
+    stray.extend(n for n in pending_lines if lines[n - 1].strip())
+    return blocks, sorted(stray)
+
+
+def line_ranges(numbers: list[int], limit: int = 8) -> str:
+    """[4, 5, 6, 9] -> 'lines 4-6, 9'; more than ``limit`` ranges end with '... (N ranges)'."""
+    ranges: list[list[int]] = []
+    for n in numbers:
+        if ranges and n <= ranges[-1][1] + 2:  # a blank line between two noise lines joins them
+            ranges[-1][1] = n
+        else:
+            ranges.append([n, n])
+    text = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in ranges[:limit])
+    if len(ranges) > limit:
+        text += f", ... ({len(ranges)} ranges in all)"
+    return ("line " if len(numbers) == 1 else "lines ") + text
 
 
 def parse(text: str, source: str, name: str) -> Parsed:
@@ -151,8 +187,10 @@ def parse(text: str, source: str, name: str) -> Parsed:
     first_start = blocks[0].start if blocks else len(lines) + 1
     between = [i for i in stray if i > first_start]  # text before the first TY is a header
     if between:
-        out.warnings.append(f"{name}: {len(between)} line(s) of text outside any record were "
-                            f"ignored (first on line {between[0]})")
+        example = lines[between[0] - 1].strip()[:60]
+        out.warnings.append(f"{name}: ignored {len(between)} line(s) between records that are "
+                            f"not RIS (vendor notes or links): {line_ranges(between)}; "
+                            f"first: {example!r}")
     for b in blocks:
         if b.problems:
             out.problems.append(Problem(b.number, b.start, summarise(b.problems)))

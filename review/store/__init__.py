@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from review.store.claims import ClaimsStore
 from review.store.classify import ClassifyStore
-from review.store.core import DEFAULT_DB, RUN_COLUMNS, StoreCore, Upserted, utcnow
+from review.store.core import DEFAULT_DB, RUN_COLUMNS, StoreCore, Upserted, missing_store_message, utcnow
 from review.store.dedupe import DedupeStore
 from review.store.prisma import PrismaStore
 from review.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -19,4 +19,5 @@ class Store(DedupeStore, ClassifyStore, ScreeningStore, ClaimsStore, PrismaStore
     """A connection to one review store (see the mixins for each step's tables)."""
 
 
-__all__ = ["DEFAULT_DB", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "Store", "Upserted", "utcnow"]
+__all__ = ["DEFAULT_DB", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "Store", "Upserted", "missing_store_message",
+           "utcnow"]

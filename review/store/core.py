@@ -29,6 +29,11 @@ RUN_COLUMNS = ("run_id", "kind", "source", "source_type", "strategy", "query", "
 _JSON_RUN_COLUMNS = {"limits", "ids", "dropped", "missing"}
 
 
+def missing_store_message(path: str | Path) -> str:
+    return (f"no review store at {path}: check the path (a typo?), or create it with "
+            "`review search` or `review import` first")
+
+
 def utcnow() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -65,6 +70,14 @@ class StoreCore:
         store = cls(conn, path)
         store._migrate()
         return store
+
+    @classmethod
+    def open_existing(cls, path: str | Path = DEFAULT_DB) -> "StoreCore":
+        """Open a store that must exist already (reports, sheets, notebooks): a typo in a path
+        would otherwise create an empty store and report nothing found."""
+        if str(path) != ":memory:" and not Path(path).is_file():
+            raise StoreError(missing_store_message(path))
+        return cls.open(path)
 
     def close(self) -> None:
         self.conn.close()
