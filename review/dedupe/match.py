@@ -18,6 +18,7 @@ from review.dedupe.normalise import journals_compatible
 # Blocks larger than this are skipped for that key (other keys still pair their members),
 # which keeps the number of pairs linear in the number of records.
 BLOCK_CAP = 200
+WINDOW = 20  # neighbours (in title order) of each record in a block larger than BLOCK_CAP
 AUTHOR_PREFIX = 6  # compare at most this many leading authors (lists get truncated)
 TITLE_STOPWORDS = frozenset(
     "a an the of in on for and or to with by from at as is are be its their".split()
@@ -64,13 +65,19 @@ def blocking_keys(keys: pd.DataFrame) -> dict[str, list[str]]:
     }
 
 
-def pairs_in_blocks(values: list[str], cap: int = BLOCK_CAP) -> np.ndarray:
-    """All (i, j), i < j, of records sharing a non-empty key, from blocks of 2..cap records."""
+def pairs_in_blocks(values: list[str], cap: int = BLOCK_CAP, rank: np.ndarray | None = None,
+                    window: int = WINDOW) -> np.ndarray:
+    """(i, j), i < j, of records sharing a non-empty key: every pair of a block of 2..cap records;
+    in a larger block each record with its `window` neighbours in `rank` order (the title's).
+
+    Dropping large blocks would lose true pairs exactly as a set grows (common surnames, years,
+    title openings); neighbours in title order keep them at a cost linear in the block size.
+    """
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
     empty = np.flatnonzero(uniques == "")
     if len(empty):
         codes = np.where(codes == empty[0], -1, codes)
-    order = np.argsort(codes, kind="stable")
+    order = np.argsort(codes, kind="stable") if rank is None else np.lexsort((rank, codes))
     sorted_codes = codes[order]
     keep = sorted_codes >= 0
     order, sorted_codes = order[keep], sorted_codes[keep]
@@ -81,7 +88,8 @@ def pairs_in_blocks(values: list[str], cap: int = BLOCK_CAP) -> np.ndarray:
     ends = np.repeat(starts + sizes, sizes)
     size_of = np.repeat(sizes, sizes)
     position = np.arange(len(order))
-    count = np.where((size_of >= 2) & (size_of <= cap), ends - position - 1, 0)
+    count = np.where(size_of <= cap, ends - position - 1,
+                     np.minimum(ends - position - 1, window if rank is not None else 0))
     total = int(count.sum())
     if total == 0:
         return np.empty((0, 2), dtype=np.int64)
@@ -94,7 +102,8 @@ def pairs_in_blocks(values: list[str], cap: int = BLOCK_CAP) -> np.ndarray:
 def candidate_pairs(keys: pd.DataFrame) -> np.ndarray:
     """Distinct candidate pairs from all blocking schemes, sorted."""
     n = len(keys)
-    blocks = [pairs_in_blocks(values) for values in blocking_keys(keys).values()]
+    rank = pd.factorize(keys["title"].to_numpy(dtype=object), sort=True)[0]
+    blocks = [pairs_in_blocks(values, rank=rank) for values in blocking_keys(keys).values()]
     pairs = np.concatenate(blocks) if blocks else np.empty((0, 2), dtype=np.int64)
     if not len(pairs):
         return pairs
@@ -149,6 +158,7 @@ class _Prepared:
     doi: np.ndarray
     pmid: np.ndarray
     cochrane_issue: np.ndarray
+    issue: np.ndarray
     abstract: np.ndarray
     markers: dict[str, np.ndarray]
     cochrane: np.ndarray
@@ -176,6 +186,9 @@ def prepare(keys: pd.DataFrame) -> _Prepared:
         [i if c and i.isdigit() and 1 <= int(i) <= 12 else ""
          for i, c in zip(issue, keys["cochrane"])],
         dtype=object)
+    # Issue numbers within a volume are small; 'issue' fields of hundreds or thousands in exports
+    # are as often running or record numbers, so only the small ones may contradict.
+    volume_issue = np.array([i if i.isdigit() and 1 <= int(i) <= 99 else "" for i in issue], dtype=object)
     markers = keys["markers"].tolist()
     titles = keys["title"].to_numpy(dtype=object)
     journal_code, journal_names = pd.factorize(keys["journal_raw"].replace("", None))
@@ -202,6 +215,7 @@ def prepare(keys: pd.DataFrame) -> _Prepared:
         doi=keys["doi"].to_numpy(dtype=object),
         pmid=keys["pmid"].to_numpy(dtype=object),
         cochrane_issue=cochrane_issue,
+        issue=volume_issue,
         abstract=keys["abstract"].str.slice(0, 500).to_numpy(dtype=object),
         markers={m: np.array([m in s for s in markers], dtype=bool) for m in MARKERS},
         cochrane=keys["cochrane"].to_numpy(dtype=bool),
@@ -305,6 +319,7 @@ def score_pairs(p: _Prepared, pairs: np.ndarray, *, plausible_only: bool = True)
               | (f["doi"] == 1) | (f["pmid"] == 1)).to_numpy()
     f["journal"] = _journal_agreement(p, i, j, wanted)
     f["issue"] = _agreement(p.cochrane_issue, i, j)
+    f["issue_number"] = _agreement(p.issue, i, j)
     for marker, flags in p.markers.items():
         f[f"differs_{marker}"] = flags[i] != flags[j]
     conference = p.markers["conference"]

@@ -614,10 +614,35 @@ def norm_volume(value: Any) -> str:
     text = clean_value(value)
     if text.isdigit():
         return text.lstrip("0") or "0"
+    if volume_bleed(text):
+        return _VOLUME_BLEED.match(text).group(2).lstrip("0") or "0"
     match = re.match(r"^\D{0,8}?(\d+)", text)
     if not match or re.match(r"^\s*(?:suppl|supplement|s)\b", text, re.IGNORECASE):
         return ""
     return match.group(1).lstrip("0") or "0"
+
+
+# A volume field holding words then a number: the end of the journal name bled into it
+# ("Nature Reviews" + volume "Drug Discovery. 9"). Volume labels are not journal words.
+_VOLUME_BLEED = re.compile(r"^([^\W\d_][^\d]*?)[\s.,:;]+(\d+)\s*$")
+_VOLUME_LABELS = re.compile(r"^(?:v|vol|vols|volume|volumes|tome|bd|band|jg|jahrgang|suppl|supplement|pt|part|"
+                            r"no|nr|num|number|issue|s|series|ser)\.?$", re.IGNORECASE)
+
+
+def volume_bleed(value: Any) -> str:
+    """Journal words that bled into the volume field ('Drug Discovery. 9' -> 'Drug Discovery'), or ''."""
+    match = _VOLUME_BLEED.match(clean_value(value))
+    if not match or _VOLUME_LABELS.match(match.group(1).strip()):
+        return ""
+    return match.group(1).strip(" .,:;")
+
+
+def journal_with_bleed(journal: str, volume: Any) -> str:
+    """The journal name with the words a volume field took from it put back."""
+    bled = volume_bleed(volume)
+    if not bled or _journal_tokens(journal)[-len(_journal_tokens(bled)):] == _journal_tokens(bled):
+        return journal
+    return f"{journal.rstrip(' .,:;')} {bled}".strip()
 
 
 def norm_issue(value: Any) -> str:
@@ -673,7 +698,8 @@ class MatchKeys:
 def match_keys(raw: dict[str, Any]) -> MatchKeys:
     """Keys from one raw row (the columns of `RAW_COLUMNS`)."""
     year = norm_year(raw.get("year"))
-    journal = clean_value(raw.get("journal")) or clean_value(raw.get("journal_iso"))
+    journal = journal_with_bleed(clean_value(raw.get("journal")) or clean_value(raw.get("journal_iso")),
+                                 raw.get("volume"))
     doi = norm_doi(raw.get("doi"))
     pages_raw = clean_value(raw.get("pages"))
     authors = author_keys(raw.get("author"))
@@ -789,7 +815,8 @@ def normalise_table(raw: pd.DataFrame, ids: Sequence[Any] | None = None) -> pd.D
     # beside the name goes in brackets, which `journal_variants` reads as another name.
     keys["journal_raw"] = [
         f"{j} ({iso})" if j and iso and iso != j else j or iso
-        for j, iso in zip(map(clean_value, raw["journal"].to_numpy()),
+        for j, iso in zip((journal_with_bleed(clean_value(j), v)
+                           for j, v in zip(raw["journal"].to_numpy(), raw["volume"].to_numpy())),
                           map(clean_value, raw["journal_iso"].to_numpy()))
     ]
     return keys
