@@ -32,6 +32,11 @@ def test_case(case: dict) -> None:
         if case["blocks_merge"]:
             # The guard, not weak scores, keeps this pair apart.
             assert result.uncertain["candidate_rule"].iloc[0] != "", case["note"]
+    elif case["expect"] == "related":
+        # A correction, retraction or comment: never merged, linked to the article it names.
+        assert not merged, case["note"]
+        assert [(link.notice, link.article, link.kind) for link in result.related] == [(1, 0, case["kind"])]
+        assert result.uncertain.empty, case["note"]
     else:
         assert not merged and result.uncertain.empty, case["note"]
 
@@ -45,6 +50,7 @@ def test_case_through_public_api(case: dict) -> None:
 
 def test_every_guard_has_a_case() -> None:
     covered = {c.get("reason") for c in CASES}
+    covered |= {c["reason"] for c in CASES if c["expect"] == "related"}
     missing = [g.name for g in rules.GUARDS if g.name not in covered]
     assert not missing, f"guards without a minimal-pair case: {missing}"
 

@@ -14,6 +14,7 @@ from rapidfuzz.process import cpdist
 
 from review.dedupe import rules as R
 from review.dedupe.normalise import journals_compatible
+from review.dedupe.related import RelatedLink, link_notices
 
 # Blocks larger than this are skipped for that key (other keys still pair their members),
 # which keeps the number of pairs linear in the number of records.
@@ -35,6 +36,7 @@ class EngineResult:
     edges: pd.DataFrame  # one row per merged pair: i, j, rule and the features
     uncertain: pd.DataFrame  # one row per pair for a person: i, j, reason and the features
     n_candidates: int
+    related: tuple[RelatedLink, ...] = ()  # corrections, retractions, comments -> the article named
 
 
 # --- blocking -------------------------------------------------------------------------
@@ -454,7 +456,7 @@ def run(keys: pd.DataFrame) -> EngineResult:
     n = len(keys)
     if n == 0:
         empty = pd.DataFrame(columns=["i", "j", "rule", "reason"])
-        return EngineResult(np.empty(0, dtype=np.int64), empty, empty, 0)
+        return EngineResult(np.empty(0, dtype=np.int64), empty, empty, 0, ())
     prepared = prepare(keys)
     pairs = candidate_pairs(keys)
     decided = decide(score_pairs(prepared, pairs))
@@ -478,4 +480,12 @@ def run(keys: pd.DataFrame) -> EngineResult:
     # Uncertain pairs already inside one cluster were settled by stronger evidence.
     same_cluster = labels[uncertain["i"].to_numpy()] == labels[uncertain["j"].to_numpy()]
     uncertain = uncertain[~same_cluster].reset_index(drop=True)
-    return EngineResult(labels, edges, uncertain, len(pairs))
+    related = link_notices(keys, labels)
+    if related and len(uncertain):
+        # A notice linked to its article is settled: no person needs to see that pair.
+        linked = {(link.notice, int(labels[link.article])) for link in related}
+        ui, uj = uncertain["i"].to_numpy(), uncertain["j"].to_numpy()
+        settled = np.array([(a, int(labels[b])) in linked or (b, int(labels[a])) in linked
+                            for a, b in zip(ui.tolist(), uj.tolist())], dtype=bool)
+        uncertain = uncertain[~settled].reset_index(drop=True)
+    return EngineResult(labels, edges, uncertain, len(pairs), tuple(related))

@@ -129,8 +129,29 @@ _MARKER_PREFIX = re.compile(
     r"commentary\s+on|reply(?:\s+to)?|in\s+reply(?:\s+to)?|response\s+to|"
     r"authors?'?\s+(?:reply|response)(?:\s+to)?|retraction(?:\s+notice)?(?:\s+(?:of|for|to))?|"
     r"notice\s+of\s+retraction|expression\s+of\s+concern(?:\s+(?:for|about|regarding))?)"
-    r"\s*[:\-\u2013])\s*[\"'\u201c\u2018]?",
+    r"(?:\s*[:\-\u2013]|\s+(?=[\"\u201c\u2018])))\s*[\"'\u201c\u2018]?",
     re.IGNORECASE)
+# Web of Science titles a correction with the article's citation: "Title (vol 360, pg 542, 2009)",
+# a retraction "Title (Retraction of vol 12, pg 3, 2010)".
+_CITED = re.compile(
+    r"\s*[(\[]\s*(?:(retraction|erratum|correction|corrigendum)\s+(?:of|to|for)\s+)?vol\.?\s*(\d+)\s*,?\s*"
+    r"(?:pg|pp?|pages?)\.?\s*([a-z]{0,2}\d+)(?:\s*-\s*[a-z]{0,2}\d+)?\s*(?:,\s*(\d{4}))?\s*[)\]]\s*\.?\s*$",
+    re.IGNORECASE)
+
+
+def cited_citation(title: Any) -> tuple[str, str, str, int | None] | None:
+    """(notice kind, volume, first page, year) a correction's title cites, or None."""
+    text = clean_value(title)
+    if "vol" not in text.lower():
+        return None
+    match = _CITED.search(text)
+    if not match:
+        return None
+    kind = "retraction" if (match.group(1) or "").lower() == "retraction" else "erratum"
+    page = re.sub(r"\D", "", match.group(3)).lstrip("0") or "0"
+    return kind, match.group(2).lstrip("0") or "0", page, int(match.group(4)) if match.group(4) else None
+
+
 _MARKER_SUFFIX = re.compile(r"\s*\((?:protocol|study protocol)\)\s*\.?\s*$", re.IGNORECASE)
 _ORIGINAL = re.compile(r"\s*<original>.*$", re.IGNORECASE | re.DOTALL)
 _TRANSLATED = re.compile(
@@ -228,6 +249,8 @@ def norm_title(value: Any, journal: Any = None) -> str:
         # article's, and `title_markers` keeps the kind for the guards to tell them apart.
         text = _MARKER_SUFFIX.sub("", _MARKER_PREFIX.sub("", text))
         lowered = text.lower()
+    if "vol" in lowered:
+        text = _CITED.sub("", text)  # the cited citation is the article's, not part of the title
     if "bstract" in lowered:
         text = _CONFERENCE_NOTE.sub("", text)
     if ("[" in text or "(" in text or "LA:" in text
@@ -273,6 +296,9 @@ def title_markers(title: Any, journal: Any = None, kind: Any = None,
         marker = _PUBTYPE_MARKERS.get(pub_type.strip().lower())
         if marker:
             found.add(marker)
+    cited = cited_citation(text)
+    if cited:
+        found.add(cited[0])
     if clean_value(kind).lower() in _CONFERENCE_KINDS:
         found.add("conference")
     if _CONFERENCE_VENUE.search(clean_value(journal)):
@@ -693,6 +719,7 @@ class MatchKeys:
     pages: PageKeys
     abstract: str
     cochrane: bool
+    cites: tuple[str, str, int | None] | None = None  # (volume, first page, year) a correction names
 
 
 def match_keys(raw: dict[str, Any]) -> MatchKeys:
@@ -719,6 +746,7 @@ def match_keys(raw: dict[str, Any]) -> MatchKeys:
         pages=norm_pages(pages_raw, year),
         abstract=norm_abstract(raw.get("abstract")),
         cochrane=is_cochrane(journal, doi, pages_raw),
+        cites=(lambda c: c[1:] if c else None)(cited_citation(raw.get("title"))),
     )
 
 
@@ -810,6 +838,7 @@ def normalise_table(raw: pd.DataFrame, ids: Sequence[Any] | None = None) -> pd.D
         "article_number": [k.pages.article_number for k in rows],
         "abstract": [k.abstract for k in rows],
         "cochrane": [k.cochrane for k in rows],
+        "cites": [k.cites for k in rows],
     })
     # Raw journal names are kept for the abbreviation check; an ISO abbreviation given
     # beside the name goes in brackets, which `journal_variants` reads as another name.
