@@ -65,3 +65,10 @@ def test_guards_and_rules_have_unique_names() -> None:
     names = [r.name for r in rules.ALL_RULES]
     assert len(names) == len(set(names))
     assert all(r.kind in {"guard", "exact", "duplicate"} and r.description for r in rules.ALL_RULES)
+
+
+def test_every_rule_is_documented() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "deduplication.md").read_text("utf-8")
+    from review.dedupe.related import RELATED_RULES
+    missing = [name for name in [r.name for r in rules.ALL_RULES] + list(RELATED_RULES) if f"`{name}`" not in doc]
+    assert not missing, f"rules not in docs/deduplication.md: {missing}"
