@@ -337,6 +337,13 @@ _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 MAX_AUTHORS = 10
 
 
+# Family-name particles: databases disagree on whether they belong to the family name
+# ("Le Quintrec M" vs "Quintrec ML", "van der Berg" vs "Berg"), so they never take part in the key.
+SURNAME_PARTICLES = frozenset(
+    "le la les l de del della dela der den di da das do dos du des d van von vander vanden ten ter "
+    "zu zur af al el bin ben ibn st saint".split())
+
+
 def _surname_key(text: str) -> str:
     lower = text.lower()
     if lower.endswith(_SUFFIX_ENDINGS):
@@ -344,7 +351,10 @@ def _surname_key(text: str) -> str:
     if lower.isalpha() and lower.isascii():
         return lower
     # Words of compound surnames stay apart ("fernandes brenna"); hyphens and apostrophes join.
-    return " ".join(_NOT_LOWER.sub("", lower).split())
+    words = _NOT_LOWER.sub("", lower).split()
+    while len(words) > 1 and words[0] in SURNAME_PARTICLES:
+        words = words[1:]
+    return " ".join(words)
 
 
 def _initials(given: str) -> str:
