@@ -527,7 +527,10 @@ def read_stamp(store) -> Stamp:
 def load_record_states(store, config=None, *, not_retrieved: Sequence[str] = NOT_RETRIEVED_REASONS
                        ) -> tuple[pd.DataFrame, list[Problem]]:
     """Per-record states read from the store, and the problems found in the report-to-study links."""
-    study_of, link_problems = resolve_studies(store.study_links(), store.duplicate_of())
+    # A correction, retraction or comment linked to its article reports that article's study, never a
+    # study of its own; a person's report-to-study link wins.
+    links = {r["record_id"]: r["article_id"] for r in store.related_reports()} | store.study_links()
+    study_of, link_problems = resolve_studies(links, store.duplicate_of())
     states = record_states(store.identified_rows(), store.cluster_primaries(),
                            screening_states(store, config, not_retrieved), study_of)
     return states, link_problems
@@ -940,7 +943,22 @@ FILE_NOTES = {
     "evidence_by_tier.csv": "included studies and reports per evidence tier",
     "evidence_by_tier.md": "included studies and reports per evidence tier (Markdown)",
     "evidence_by_tier.xlsx": "included studies and reports per evidence tier (Excel; stamp on sheet 'about')",
+    "related_reports.csv": "corrections, retractions and comments linked to the article they name (reports of "
+                           "its study, never studies of their own)",
+    "related_reports.md": "the same links (Markdown)",
 }
+
+RELATED_COLUMNS = ["record_id", "kind", "article_id", "rule", "title", "article_title"]
+
+
+def related_reports_table(store) -> pd.DataFrame:
+    """Each correction, retraction or comment, the article it names and the rule that linked them."""
+    rows = []
+    for link in store.related_reports():
+        notice, article = store.get_record(link["record_id"]), store.get_record(link["article_id"])
+        rows.append({"record_id": link["record_id"], "kind": link["kind"], "article_id": link["article_id"],
+                     "rule": link["rule"], "title": notice.title or "", "article_title": article.title or ""})
+    return pd.DataFrame(rows, columns=RELATED_COLUMNS)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -1053,6 +1071,7 @@ def write_outputs(store, out: Path, config=None, *,
     chars = characteristics_rows(states, dict(store.canonical_records()), store.designs())
     evidence = evidence_by_tier(chars)
     search_table = prisma_s_table(store)
+    related = related_reports_table(store)
     footer = _footer(stamp)
     files: dict[str, bytes] = {
         "PRISMA2020.csv": prisma2020_csv(counts).encode("utf-8"),
@@ -1074,6 +1093,12 @@ def write_outputs(store, out: Path, config=None, *,
                                 + footer).encode("utf-8"),
         "evidence_by_tier.xlsx": _xlsx_bytes(evidence, "evidence_by_tier", stamp,
                                              FILE_NOTES["evidence_by_tier.xlsx"]),
+        "related_reports.csv": _csv_bytes(related),
+        "related_reports.md": ("# Related reports\n\nCorrections, retractions and comments are kept as records "
+                               "(PRISMA counts reports) and linked to the article they name; an included one "
+                               "is a report of that article's study, never a study of its own.\n\n"
+                               + (markdown_table(related) if len(related) else "None found.")
+                               + footer).encode("utf-8"),
     }
     try:
         for name, data in files.items():

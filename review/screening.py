@@ -413,14 +413,14 @@ def prioritise(candidates: Sequence[tuple[int, str]], labelled: Sequence[tuple[s
 
 # ===================================================================== sheets
 
-RECORD_COLUMNS = ("record_id", "title", "abstract", "year", "journal", "authors", "pubmed", "doi")
+RECORD_COLUMNS = ("record_id", "title", "abstract", "year", "journal", "authors", "pubmed", "doi", "related_reports")
 DESIGN_COLUMNS = ("design", "tier")
 FULL_TEXT_DESIGN_COLUMNS = ("tier_source", "design_reasons", "confirmed_design")
 ENTRY_COLUMNS = ("decision", "reason", "notes")
 IDENTITY_COLUMNS = ("export_id", "stage", "reviewer")  # csv only: an xlsx keeps them on its 'about' sheet
 REQUIRED_COLUMNS = ("record_id", "title", "decision", "reason", "notes")
 _WIDTHS = {"record_id": 10, "title": 60, "abstract": 100, "year": 7, "journal": 24, "authors": 30, "pubmed": 38,
-           "doi": 34, "design": 24, "tier": 14, "reviewer_decisions": 40, "decision": 12, "reason": 30,
+           "doi": 34, "related_reports": 30, "design": 24, "tier": 14, "reviewer_decisions": 40, "decision": 12, "reason": 30,
            "notes": 40, "export_id": 26, "stage": 14, "reviewer": 14, "tier_source": 18, "design_reasons": 60,
            "confirmed_design": 26, "suggested_design": 24, "suggested_tier": 14, "confidence": 11}
 _WRAPPED = {"title", "abstract", "authors", "reviewer_decisions", "notes", "design_reasons"}
@@ -830,6 +830,17 @@ def _record_cells(rid: int, rec: Record) -> dict[str, Any]:
             "pubmed": pubmed_url(rec.pmid), "doi": doi_url(rec.doi)}
 
 
+def related_text(store, duplicate_of: Mapping[int, int]) -> dict[int, str]:
+    """Per canonical record, its corrections, retractions and comments, or what it is a notice of."""
+    out: dict[int, list[str]] = {}
+    for link in store.related_reports():
+        notice = duplicate_of.get(link["record_id"], link["record_id"])
+        article = duplicate_of.get(link["article_id"], link["article_id"])
+        out.setdefault(article, []).append(f"has {link['kind']} (record {notice})")
+        out.setdefault(notice, []).append(f"is a {link['kind']} of record {article}")
+    return {rid: "; ".join(texts) for rid, texts in out.items()}
+
+
 def export_sheet(store, stage: str, reviewer: str, out: Path, *, config: ScreeningConfig | None = None,
                  include_decided: bool = False, order: str = "stable", blind_design: bool = False,
                  now: str | None = None) -> ExportSummary:
@@ -872,8 +883,9 @@ def export_sheet(store, stage: str, reviewer: str, out: Path, *, config: Screeni
     columns = [*RECORD_COLUMNS, *(() if blind_design else DESIGN_COLUMNS),
                *(FULL_TEXT_DESIGN_COLUMNS if confirm else ()), *ENTRY_COLUMNS]
     rows = []
+    related = related_text(store, state.duplicate_of)
     for rid in chosen:
-        cells = _record_cells(rid, state.records[rid])
+        cells = _record_cells(rid, state.records[rid]) | {"related_reports": related.get(rid, "")}
         if not blind_design:
             d = designs.get(rid)
             cells |= {"design": d.design if d else "", "tier": d.tier.value if d else ""}

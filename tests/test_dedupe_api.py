@@ -52,11 +52,13 @@ def test_dedupe_clusters_merges_and_reports():
     assert [(e.a, e.b, e.rule) for e in cluster.edges] == [(11, 12, "same_citation")]
     assert cluster.edges[0].scores["title"] == 1.0 and cluster.edges[0].scores["doi"] is None
     assert cluster.source_ids == (("pubmed", "32000001"), ("embase", "L2004"))
-    # The erratum looks like both but a guard keeps it out: a person decides.
-    assert {(u.a, u.b, u.reason) for u in result.uncertain} == {
-        (11, 13, "erratum_vs_article"), (12, 13, "erratum_vs_article")}
+    # The erratum looks like both but a guard keeps it out; it names the article, so it is linked to
+    # it as a related report (and no person needs to see the pair).
+    assert [(r.record_id, r.article_id, r.kind, r.rule) for r in result.related] == [
+        (13, 11, "correction", "notice_title")]
+    assert result.uncertain == ()
     assert result.counts == {"records": 4, "clusters": 1, "duplicates": 1, "exact": 0,
-                             "rule_based": 1, "uncertain": 2,
+                             "rule_based": 1, "uncertain": 0, "related": 1,
                              "candidate_pairs": result.counts["candidate_pairs"]}
 
 

@@ -53,3 +53,17 @@ def test_generated_scale_up_has_no_false_pairs() -> None:
     truth = scale.truth_pairs(df)
     assert not predicted - truth
     assert len(predicted & truth) / len(truth) > 0.97
+
+
+def test_a_larger_set_loses_no_true_pair() -> None:
+    """Blocking must not lose pairs as a set grows: the real records' pairs, found alone, are all still
+    found among 20,000 records (the generated works share words, surnames and years with them, so
+    blocks grow past the cap)."""
+    scale = _scale_module()
+    base = scale.load_base(DATA)
+    alone = _pairs(base["ID"].groupby(find_duplicates(base[scale.COLUMNS]).to_numpy()).agg(list))
+    big = scale.generate(base, 20000, seed=5)
+    labels = find_duplicates(big[scale.COLUMNS])
+    found = _pairs(big["ID"].groupby(labels.to_numpy()).agg(list))
+    real = set(base["ID"])
+    assert alone and alone <= {p for p in found if p[0] in real and p[1] in real}

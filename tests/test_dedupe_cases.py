@@ -32,6 +32,11 @@ def test_case(case: dict) -> None:
         if case["blocks_merge"]:
             # The guard, not weak scores, keeps this pair apart.
             assert result.uncertain["candidate_rule"].iloc[0] != "", case["note"]
+    elif case["expect"] == "related":
+        # A correction, retraction or comment: never merged, linked to the article it names.
+        assert not merged, case["note"]
+        assert [(link.notice, link.article, link.kind) for link in result.related] == [(1, 0, case["kind"])]
+        assert result.uncertain.empty, case["note"]
     else:
         assert not merged and result.uncertain.empty, case["note"]
 
@@ -45,6 +50,7 @@ def test_case_through_public_api(case: dict) -> None:
 
 def test_every_guard_has_a_case() -> None:
     covered = {c.get("reason") for c in CASES}
+    covered |= {c["reason"] for c in CASES if c["expect"] == "related"}
     missing = [g.name for g in rules.GUARDS if g.name not in covered]
     assert not missing, f"guards without a minimal-pair case: {missing}"
 
@@ -59,3 +65,10 @@ def test_guards_and_rules_have_unique_names() -> None:
     names = [r.name for r in rules.ALL_RULES]
     assert len(names) == len(set(names))
     assert all(r.kind in {"guard", "exact", "duplicate"} and r.description for r in rules.ALL_RULES)
+
+
+def test_every_rule_is_documented() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "deduplication.md").read_text("utf-8")
+    from review.dedupe.related import RELATED_RULES
+    missing = [name for name in [r.name for r in rules.ALL_RULES] + list(RELATED_RULES) if f"`{name}`" not in doc]
+    assert not missing, f"rules not in docs/deduplication.md: {missing}"

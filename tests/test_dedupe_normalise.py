@@ -253,3 +253,22 @@ def test_non_dataframe_is_rejected():
 def test_missing_values_are_empty_keys():
     keys = normalise_table(raw_table(pd.DataFrame({"title": [math.nan], "year": [None]})))
     assert keys.loc[0, "title"] == "" and pd.isna(keys.loc[0, "year"])
+
+
+def test_family_name_particles_do_not_take_part_in_the_key():
+    from review.dedupe.normalise import author_keys
+    keys = {name: author_keys(name).persons[0].surname
+            for name in ("Le Quintrec, M.", "Quintrec ML", "van der Berg, J.", "Berg, J.", "De la Cruz, A", "Cruz, A")}
+    assert keys["Le Quintrec, M."] == keys["Quintrec ML"] == "quintrec"
+    assert keys["van der Berg, J."] == keys["Berg, J."] and keys["De la Cruz, A"] == keys["Cruz, A"]
+    assert author_keys("O'Brien, K").persons[0].surname == "obrien"  # an apostrophe still joins
+    assert author_keys("Van, T").persons[0].surname == "van"  # a particle alone is the name
+
+
+def test_journal_words_bled_into_the_volume_are_put_back():
+    from review.dedupe.normalise import journal_with_bleed, norm_volume
+    assert norm_volume("Drug Discovery. 9") == "9"
+    assert journal_with_bleed("Nature Reviews", "Drug Discovery. 9") == "Nature Reviews Drug Discovery"
+    assert journal_with_bleed("Nature Reviews Drug Discovery", "Drug Discovery. 9") == "Nature Reviews Drug Discovery"
+    assert norm_volume("Suppl 18") == "" and norm_volume("Vol. 12") == "12"
+    assert journal_with_bleed("Lancet", "Vol. 12") == "Lancet"

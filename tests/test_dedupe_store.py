@@ -48,11 +48,15 @@ def test_exact_duplicate_merged_with_rule_and_canonical_record(store):
     assert canonical.pmid == "30062086" and canonical.doi.lower() == "10.1016/j.ebcr.2018.04.002"
     assert canonical.volume == "10"  # a field only the Embase record had
     assert summary.counts["records"] == 27 and summary.counts["duplicates"] == 1
-    # The erratum and the conference abstract are never merged with their article.
+    # The erratum and the conference abstract are never merged with their article; the erratum names
+    # its article, so it is linked to it as a related report instead of waiting for a person.
     reasons = {(p["record_a"], p["record_b"]): p["reason"] for p in store.uncertain_pairs()}
-    erratum = (rid(store, "pubmed", "25516573"), rid(store, "embase", "L2000000003"))
+    article, erratum = rid(store, "pubmed", "25516573"), rid(store, "embase", "L2000000003")
     conference = (rid(store, "pubmed", "32858563"), rid(store, "embase", "L2000000004"))
-    assert reasons[tuple(sorted(erratum))] == "erratum_vs_article"
+    assert tuple(sorted((article, erratum))) not in reasons
+    assert [(r["record_id"], r["article_id"], r["kind"], r["rule"]) for r in store.related_reports()] == [
+        (erratum, article, "correction", "notice_title")]
+    assert erratum not in store.duplicate_of() and article not in store.duplicate_of()
     assert reasons[tuple(sorted(conference))] == "conference_abstract_vs_article"
     df = records_frame(store.iter_records(), store.designs(), store.duplicate_of())
     assert df.loc[df["record_id"] == embase, "duplicate_of"].item() == pubmed
@@ -89,18 +93,18 @@ def _fill(path: Path, decisions: dict[str, str]) -> None:
 def test_uncertain_pairs_decided_in_a_sheet(store, tmp_path):
     dedupe_store(store)
     df = uncertain_frame(store)
-    assert len(df) == 3
+    assert len(df) == 2
     a, b = sorted([rid(store, "pubmed", "16169018"), rid(store, "embase", "L2000000002")])
-    e1, e2 = sorted([rid(store, "pubmed", "25516573"), rid(store, "embase", "L2000000003")])
+    c1, c2 = sorted([rid(store, "pubmed", "32858563"), rid(store, "embase", "L2000000004")])
     sheet = tmp_path / "uncertain.xlsx"
     write_uncertain(df, sheet)
     ws = openpyxl.load_workbook(sheet).active
     assert ws.freeze_panes == "D2" and ws.data_validations.dataValidation  # drop-down for the decision
-    _fill(sheet, {f"{a}-{b}": " Duplicate ", f"{e1}-{e2}": "distinct"})
+    _fill(sheet, {f"{a}-{b}": " Duplicate ", f"{c1}-{c2}": "distinct"})
     assert import_decisions(store, sheet, by="rev1") == 2
     summary = dedupe_store(store)
     assert store.duplicate_of()[b] == a and summary.counts["person"] == 1
-    assert len(store.uncertain_pairs()) == 1
+    assert len(store.uncertain_pairs()) == 0
     assert import_decisions(store, sheet, by="rev1") == 0  # the same sheet again: nothing new
 
 
@@ -128,10 +132,15 @@ def test_cli_dedupe_commands(store, tmp_path):
     store.close()
     runner = CliRunner()
     r = runner.invoke(main, ["dedupe", "--db", db])
-    assert r.exit_code == 0 and "1 exact matches" in r.output and "3 uncertain pairs" in r.output
+    assert r.exit_code == 0 and "1 exact matches" in r.output and "2 uncertain pairs" in r.output
+    assert "1 corrections, retractions or comments linked to their articles (not merged)" in r.output
     out = tmp_path / "dups.csv"
     r = runner.invoke(main, ["export", "duplicates", "--db", db, "--out", str(out)])
-    assert r.exit_code == 0 and out.read_text().count("same_doi") == 2
+    assert r.exit_code == 0 and out.read_text().count("same_doi") == 2 and "1 related reports" in r.output
+    import pandas as pd
+    dups = pd.read_csv(out)
+    [link] = dups[dups["related_kind"].notna()].to_dict("records")
+    assert (link["related_kind"], link["rule"], link["source_id"]) == ("correction", "notice_title", "L2000000003")
     r = runner.invoke(main, ["dedupe", "--undo", "1", "--by", "tester", "--db", db])
     assert r.exit_code == 0 and "cluster 1 undone" in r.output
     r = runner.invoke(main, ["dedupe", "--undo", "99", "--db", db])

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_FILES = {"prisma_flow.svg", "prisma_flow.png", "PRISMA2020.csv", "prisma_counts.csv", "prisma_counts.json",
                   "consistency.md", "prisma_s.csv", "prisma_s.md", "characteristics.csv", "characteristics.md",
                   "characteristics.xlsx", "evidence_by_tier.csv", "evidence_by_tier.md", "evidence_by_tier.xlsx",
-                  "about.json", "ABOUT.md"}
+                  "related_reports.csv", "related_reports.md", "about.json", "ABOUT.md"}
 
 
 def _classified_review(path):

@@ -99,14 +99,14 @@ def test_xlsx_export_has_dropdowns_frozen_header_wrapped_abstract_and_identity(s
     wb = openpyxl.load_workbook(out)
     ws = wb["screening"]
     header = [c.value for c in ws[1]]
-    assert header == ["record_id", "title", "abstract", "year", "journal", "authors", "pubmed", "doi", "design",
-                      "tier", "decision", "reason", "notes"]
+    assert header == ["record_id", "title", "abstract", "year", "journal", "authors", "pubmed", "doi",
+                      "related_reports", "design", "tier", "decision", "reason", "notes"]
     assert ws.freeze_panes == "B2"
     assert ws.cell(row=2, column=3).alignment.wrap_text
     assert ws.column_dimensions["C"].width >= 60
     lists = {str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation}
-    assert lists["K2:K9"].startswith("=about!")
     assert lists["L2:L9"].startswith("=about!")
+    assert lists["M2:M9"].startswith("=about!")
     about = {r[0]: r[1] for r in wb["about"].iter_rows(max_col=2, values_only=True)}
     assert (about["export_id"], about["stage"], about["reviewer"]) == (summary.export_id, TITLE_ABSTRACT, "alice")
     decision_list = [r[0] for r in wb["about"].iter_rows(min_row=2, min_col=4, max_col=4, values_only=True) if r[0]]

@@ -80,12 +80,27 @@ def import_decisions_cmd(file, by, db):
 @db_option
 @reports_errors
 def export_duplicates(out, db):
-    """One row per record in a duplicate cluster: cluster_id, record_id, source, source_id, rule, primary."""
+    """One row per record in a duplicate cluster (cluster_id, record_id, source, source_id, rule, primary),
+    then one per correction, retraction or comment linked to the article it names (related_kind, related_to)."""
     import pandas as pd
 
     with Store.open(db) as store:
-        df = pd.DataFrame(store.duplicate_rows(),
-                          columns=["cluster_id", "record_id", "source", "source_id", "rule", "primary"])
+        rows = store.duplicate_rows()
+        related = {r["record_id"]: r for r in store.related_reports()}
+        for row in rows:
+            link = related.pop(row["record_id"], None)
+            row.update(related_kind=link["kind"] if link else None, related_to=link["article_id"] if link else None)
+        for rid, link in related.items():
+            rec = store.get_record(rid)
+            rows.append({"cluster_id": None, "record_id": rid, "source": rec.source, "source_id": rec.source_id,
+                         "rule": link["rule"], "primary": None, "related_kind": link["kind"],
+                         "related_to": link["article_id"]})
+        df = pd.DataFrame(rows, columns=["cluster_id", "record_id", "source", "source_id", "rule", "primary",
+                                         "related_kind", "related_to"])
+        df["cluster_id"] = df["cluster_id"].astype("Int64")
+        df["related_to"] = df["related_to"].astype("Int64")
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
-    click.echo(f"wrote {len(df)} rows ({df['cluster_id'].nunique()} clusters) to {out}")
+    n_related = int(df["related_kind"].notna().sum())
+    click.echo(f"wrote {len(df)} rows ({df['cluster_id'].nunique()} clusters) to {out}"
+               + (f"; {n_related} related reports" if n_related else ""))

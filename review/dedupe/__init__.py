@@ -28,7 +28,7 @@ from review.errors import InputError
 from review.models import Record
 
 __all__ = [
-    "Cluster", "DedupeResult", "MatchKeys", "MergeEdge", "UncertainPair", "dedupe",
+    "Cluster", "DedupeResult", "MatchKeys", "MergeEdge", "RelatedReport", "UncertainPair", "dedupe",
     "find_duplicates", "merge_records", "normalise_record",
 ]
 
@@ -76,6 +76,17 @@ class DedupeResult:
     uncertain: tuple[UncertainPair, ...]
     singletons: tuple[int, ...]
     counts: dict[str, int] = field(default_factory=dict)
+    related: tuple["RelatedReport", ...] = ()
+
+
+@dataclass(frozen=True)
+class RelatedReport:
+    """A correction, retraction or comment (record_id) and the article it names (article_id); not a merge."""
+
+    record_id: int
+    article_id: int
+    kind: str  # correction | retraction | comment
+    rule: str  # a name in review.dedupe.related.RELATED_RULES
 
 
 def _scores(row: Any) -> dict[str, float | None]:
@@ -153,6 +164,8 @@ def dedupe(records: Sequence[tuple[int, Record]]) -> DedupeResult:
         UncertainPair(ids[row.i], ids[row.j], row.reason, _scores(row), row.contrast)
         for row in result.uncertain.itertuples(index=False)
     )
+    related = tuple(RelatedReport(ids[link.notice], ids[link.article], link.kind, link.rule)
+                    for link in result.related)
     n_exact = int(result.edges["rule"].isin(exact_rules).sum()) if len(result.edges) else 0
     counts = {
         "records": len(recs),
@@ -162,5 +175,6 @@ def dedupe(records: Sequence[tuple[int, Record]]) -> DedupeResult:
         "rule_based": len(result.edges) - n_exact,
         "uncertain": len(uncertain),
         "candidate_pairs": result.n_candidates,
+        "related": len(related),
     }
-    return DedupeResult(tuple(clusters), uncertain, tuple(singletons), counts)
+    return DedupeResult(tuple(clusters), uncertain, tuple(singletons), counts, related)

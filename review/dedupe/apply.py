@@ -37,7 +37,9 @@ class DedupeSummary:
         return (f"{c['records']} records -> {c['records'] - c['duplicates']} after deduplication: "
                 f"{c['clusters']} duplicate clusters ({c['exact']} exact matches, {c['rule']} rule-based merges, "
                 f"{c['person']} by a person), {c['uncertain']} uncertain pairs for a person; "
-                f"{self.added} clusters new, {self.retired} retired, {self.kept} unchanged ({self.seconds:.2f} s)")
+                f"{self.added} clusters new, {self.retired} retired, {self.kept} unchanged ({self.seconds:.2f} s)"
+                + (f"; {c['related']} corrections, retractions or comments linked to their articles (not merged)"
+                   if c.get("related") else ""))
 
 
 class _Components:
@@ -120,6 +122,7 @@ def dedupe_store(store: Store, progress: Callable[[int, int], None] | None = Non
                       for u in result.uncertain if (min(u.a, u.b), max(u.a, u.b)) not in decisions
                       and (min(u.a, u.b), max(u.a, u.b)) not in joined]
     counts["uncertain"] = len(open_uncertain)
+    counts["related"] = len(result.related)
     with store.transaction():
         dedupe_id = store.add_dedupe_run(at, counts, time.perf_counter() - t0)
         retired = 0
@@ -141,6 +144,7 @@ def dedupe_store(store: Store, progress: Callable[[int, int], None] | None = Non
             store.add_cluster(g, canonical, by_group.get(g, []), dedupe_id, at)
             added += 1
         store.replace_uncertain(open_uncertain, dedupe_id)
+        store.replace_related([(r.record_id, r.article_id, r.kind, r.rule) for r in result.related], dedupe_id)
     step()
     return DedupeSummary(counts, added, retired, len(wanted & set(existing)), time.perf_counter() - t0, notes)
 

@@ -14,10 +14,12 @@ from rapidfuzz.process import cpdist
 
 from review.dedupe import rules as R
 from review.dedupe.normalise import journals_compatible
+from review.dedupe.related import RelatedLink, link_notices
 
 # Blocks larger than this are skipped for that key (other keys still pair their members),
 # which keeps the number of pairs linear in the number of records.
 BLOCK_CAP = 200
+WINDOW = 20  # neighbours (in title order) of each record in a block larger than BLOCK_CAP
 AUTHOR_PREFIX = 6  # compare at most this many leading authors (lists get truncated)
 TITLE_STOPWORDS = frozenset(
     "a an the of in on for and or to with by from at as is are be its their".split()
@@ -34,6 +36,7 @@ class EngineResult:
     edges: pd.DataFrame  # one row per merged pair: i, j, rule and the features
     uncertain: pd.DataFrame  # one row per pair for a person: i, j, reason and the features
     n_candidates: int
+    related: tuple[RelatedLink, ...] = ()  # corrections, retractions, comments -> the article named
 
 
 # --- blocking -------------------------------------------------------------------------
@@ -64,13 +67,19 @@ def blocking_keys(keys: pd.DataFrame) -> dict[str, list[str]]:
     }
 
 
-def pairs_in_blocks(values: list[str], cap: int = BLOCK_CAP) -> np.ndarray:
-    """All (i, j), i < j, of records sharing a non-empty key, from blocks of 2..cap records."""
+def pairs_in_blocks(values: list[str], cap: int = BLOCK_CAP, rank: np.ndarray | None = None,
+                    window: int = WINDOW) -> np.ndarray:
+    """(i, j), i < j, of records sharing a non-empty key: every pair of a block of 2..cap records;
+    in a larger block each record with its `window` neighbours in `rank` order (the title's).
+
+    Dropping large blocks would lose true pairs exactly as a set grows (common surnames, years,
+    title openings); neighbours in title order keep them at a cost linear in the block size.
+    """
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
     empty = np.flatnonzero(uniques == "")
     if len(empty):
         codes = np.where(codes == empty[0], -1, codes)
-    order = np.argsort(codes, kind="stable")
+    order = np.argsort(codes, kind="stable") if rank is None else np.lexsort((rank, codes))
     sorted_codes = codes[order]
     keep = sorted_codes >= 0
     order, sorted_codes = order[keep], sorted_codes[keep]
@@ -81,7 +90,8 @@ def pairs_in_blocks(values: list[str], cap: int = BLOCK_CAP) -> np.ndarray:
     ends = np.repeat(starts + sizes, sizes)
     size_of = np.repeat(sizes, sizes)
     position = np.arange(len(order))
-    count = np.where((size_of >= 2) & (size_of <= cap), ends - position - 1, 0)
+    count = np.where(size_of <= cap, ends - position - 1,
+                     np.minimum(ends - position - 1, window if rank is not None else 0))
     total = int(count.sum())
     if total == 0:
         return np.empty((0, 2), dtype=np.int64)
@@ -94,7 +104,8 @@ def pairs_in_blocks(values: list[str], cap: int = BLOCK_CAP) -> np.ndarray:
 def candidate_pairs(keys: pd.DataFrame) -> np.ndarray:
     """Distinct candidate pairs from all blocking schemes, sorted."""
     n = len(keys)
-    blocks = [pairs_in_blocks(values) for values in blocking_keys(keys).values()]
+    rank = pd.factorize(keys["title"].to_numpy(dtype=object), sort=True)[0]
+    blocks = [pairs_in_blocks(values, rank=rank) for values in blocking_keys(keys).values()]
     pairs = np.concatenate(blocks) if blocks else np.empty((0, 2), dtype=np.int64)
     if not len(pairs):
         return pairs
@@ -149,6 +160,7 @@ class _Prepared:
     doi: np.ndarray
     pmid: np.ndarray
     cochrane_issue: np.ndarray
+    issue: np.ndarray
     abstract: np.ndarray
     markers: dict[str, np.ndarray]
     cochrane: np.ndarray
@@ -176,6 +188,9 @@ def prepare(keys: pd.DataFrame) -> _Prepared:
         [i if c and i.isdigit() and 1 <= int(i) <= 12 else ""
          for i, c in zip(issue, keys["cochrane"])],
         dtype=object)
+    # Issue numbers within a volume are small; 'issue' fields of hundreds or thousands in exports
+    # are as often running or record numbers, so only the small ones may contradict.
+    volume_issue = np.array([i if i.isdigit() and 1 <= int(i) <= 99 else "" for i in issue], dtype=object)
     markers = keys["markers"].tolist()
     titles = keys["title"].to_numpy(dtype=object)
     journal_code, journal_names = pd.factorize(keys["journal_raw"].replace("", None))
@@ -202,6 +217,7 @@ def prepare(keys: pd.DataFrame) -> _Prepared:
         doi=keys["doi"].to_numpy(dtype=object),
         pmid=keys["pmid"].to_numpy(dtype=object),
         cochrane_issue=cochrane_issue,
+        issue=volume_issue,
         abstract=keys["abstract"].str.slice(0, 500).to_numpy(dtype=object),
         markers={m: np.array([m in s for s in markers], dtype=bool) for m in MARKERS},
         cochrane=keys["cochrane"].to_numpy(dtype=bool),
@@ -305,6 +321,7 @@ def score_pairs(p: _Prepared, pairs: np.ndarray, *, plausible_only: bool = True)
               | (f["doi"] == 1) | (f["pmid"] == 1)).to_numpy()
     f["journal"] = _journal_agreement(p, i, j, wanted)
     f["issue"] = _agreement(p.cochrane_issue, i, j)
+    f["issue_number"] = _agreement(p.issue, i, j)
     for marker, flags in p.markers.items():
         f[f"differs_{marker}"] = flags[i] != flags[j]
     conference = p.markers["conference"]
@@ -439,7 +456,7 @@ def run(keys: pd.DataFrame) -> EngineResult:
     n = len(keys)
     if n == 0:
         empty = pd.DataFrame(columns=["i", "j", "rule", "reason"])
-        return EngineResult(np.empty(0, dtype=np.int64), empty, empty, 0)
+        return EngineResult(np.empty(0, dtype=np.int64), empty, empty, 0, ())
     prepared = prepare(keys)
     pairs = candidate_pairs(keys)
     decided = decide(score_pairs(prepared, pairs))
@@ -463,4 +480,12 @@ def run(keys: pd.DataFrame) -> EngineResult:
     # Uncertain pairs already inside one cluster were settled by stronger evidence.
     same_cluster = labels[uncertain["i"].to_numpy()] == labels[uncertain["j"].to_numpy()]
     uncertain = uncertain[~same_cluster].reset_index(drop=True)
-    return EngineResult(labels, edges, uncertain, len(pairs))
+    related = link_notices(keys, labels)
+    if related and len(uncertain):
+        # A notice linked to its article is settled: no person needs to see that pair.
+        linked = {(link.notice, int(labels[link.article])) for link in related}
+        ui, uj = uncertain["i"].to_numpy(), uncertain["j"].to_numpy()
+        settled = np.array([(a, int(labels[b])) in linked or (b, int(labels[a])) in linked
+                            for a, b in zip(ui.tolist(), uj.tolist())], dtype=bool)
+        uncertain = uncertain[~settled].reset_index(drop=True)
+    return EngineResult(labels, edges, uncertain, len(pairs), tuple(related))

@@ -129,8 +129,29 @@ _MARKER_PREFIX = re.compile(
     r"commentary\s+on|reply(?:\s+to)?|in\s+reply(?:\s+to)?|response\s+to|"
     r"authors?'?\s+(?:reply|response)(?:\s+to)?|retraction(?:\s+notice)?(?:\s+(?:of|for|to))?|"
     r"notice\s+of\s+retraction|expression\s+of\s+concern(?:\s+(?:for|about|regarding))?)"
-    r"\s*[:\-\u2013])\s*[\"'\u201c\u2018]?",
+    r"(?:\s*[:\-\u2013]|\s+(?=[\"\u201c\u2018])))\s*[\"'\u201c\u2018]?",
     re.IGNORECASE)
+# Web of Science titles a correction with the article's citation: "Title (vol 360, pg 542, 2009)",
+# a retraction "Title (Retraction of vol 12, pg 3, 2010)".
+_CITED = re.compile(
+    r"\s*[(\[]\s*(?:(retraction|erratum|correction|corrigendum)\s+(?:of|to|for)\s+)?vol\.?\s*(\d+)\s*,?\s*"
+    r"(?:pg|pp?|pages?)\.?\s*([a-z]{0,2}\d+)(?:\s*-\s*[a-z]{0,2}\d+)?\s*(?:,\s*(\d{4}))?\s*[)\]]\s*\.?\s*$",
+    re.IGNORECASE)
+
+
+def cited_citation(title: Any) -> tuple[str, str, str, int | None] | None:
+    """(notice kind, volume, first page, year) a correction's title cites, or None."""
+    text = clean_value(title)
+    if "vol" not in text.lower():
+        return None
+    match = _CITED.search(text)
+    if not match:
+        return None
+    kind = "retraction" if (match.group(1) or "").lower() == "retraction" else "erratum"
+    page = re.sub(r"\D", "", match.group(3)).lstrip("0") or "0"
+    return kind, match.group(2).lstrip("0") or "0", page, int(match.group(4)) if match.group(4) else None
+
+
 _MARKER_SUFFIX = re.compile(r"\s*\((?:protocol|study protocol)\)\s*\.?\s*$", re.IGNORECASE)
 _ORIGINAL = re.compile(r"\s*<original>.*$", re.IGNORECASE | re.DOTALL)
 _TRANSLATED = re.compile(
@@ -228,6 +249,8 @@ def norm_title(value: Any, journal: Any = None) -> str:
         # article's, and `title_markers` keeps the kind for the guards to tell them apart.
         text = _MARKER_SUFFIX.sub("", _MARKER_PREFIX.sub("", text))
         lowered = text.lower()
+    if "vol" in lowered:
+        text = _CITED.sub("", text)  # the cited citation is the article's, not part of the title
     if "bstract" in lowered:
         text = _CONFERENCE_NOTE.sub("", text)
     if ("[" in text or "(" in text or "LA:" in text
@@ -273,6 +296,9 @@ def title_markers(title: Any, journal: Any = None, kind: Any = None,
         marker = _PUBTYPE_MARKERS.get(pub_type.strip().lower())
         if marker:
             found.add(marker)
+    cited = cited_citation(text)
+    if cited:
+        found.add(cited[0])
     if clean_value(kind).lower() in _CONFERENCE_KINDS:
         found.add("conference")
     if _CONFERENCE_VENUE.search(clean_value(journal)):
@@ -311,6 +337,13 @@ _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 MAX_AUTHORS = 10
 
 
+# Family-name particles: databases disagree on whether they belong to the family name
+# ("Le Quintrec M" vs "Quintrec ML", "van der Berg" vs "Berg"), so they never take part in the key.
+SURNAME_PARTICLES = frozenset(
+    "le la les l de del della dela der den di da das do dos du des d van von vander vanden ten ter "
+    "zu zur af al el bin ben ibn st saint".split())
+
+
 def _surname_key(text: str) -> str:
     lower = text.lower()
     if lower.endswith(_SUFFIX_ENDINGS):
@@ -318,7 +351,10 @@ def _surname_key(text: str) -> str:
     if lower.isalpha() and lower.isascii():
         return lower
     # Words of compound surnames stay apart ("fernandes brenna"); hyphens and apostrophes join.
-    return " ".join(_NOT_LOWER.sub("", lower).split())
+    words = _NOT_LOWER.sub("", lower).split()
+    while len(words) > 1 and words[0] in SURNAME_PARTICLES:
+        words = words[1:]
+    return " ".join(words)
 
 
 def _initials(given: str) -> str:
@@ -614,10 +650,35 @@ def norm_volume(value: Any) -> str:
     text = clean_value(value)
     if text.isdigit():
         return text.lstrip("0") or "0"
+    if volume_bleed(text):
+        return _VOLUME_BLEED.match(text).group(2).lstrip("0") or "0"
     match = re.match(r"^\D{0,8}?(\d+)", text)
     if not match or re.match(r"^\s*(?:suppl|supplement|s)\b", text, re.IGNORECASE):
         return ""
     return match.group(1).lstrip("0") or "0"
+
+
+# A volume field holding words then a number: the end of the journal name bled into it
+# ("Nature Reviews" + volume "Drug Discovery. 9"). Volume labels are not journal words.
+_VOLUME_BLEED = re.compile(r"^([^\W\d_][^\d]*?)[\s.,:;]+(\d+)\s*$")
+_VOLUME_LABELS = re.compile(r"^(?:v|vol|vols|volume|volumes|tome|bd|band|jg|jahrgang|suppl|supplement|pt|part|"
+                            r"no|nr|num|number|issue|s|series|ser)\.?$", re.IGNORECASE)
+
+
+def volume_bleed(value: Any) -> str:
+    """Journal words that bled into the volume field ('Drug Discovery. 9' -> 'Drug Discovery'), or ''."""
+    match = _VOLUME_BLEED.match(clean_value(value))
+    if not match or _VOLUME_LABELS.match(match.group(1).strip()):
+        return ""
+    return match.group(1).strip(" .,:;")
+
+
+def journal_with_bleed(journal: str, volume: Any) -> str:
+    """The journal name with the words a volume field took from it put back."""
+    bled = volume_bleed(volume)
+    if not bled or _journal_tokens(journal)[-len(_journal_tokens(bled)):] == _journal_tokens(bled):
+        return journal
+    return f"{journal.rstrip(' .,:;')} {bled}".strip()
 
 
 def norm_issue(value: Any) -> str:
@@ -668,12 +729,14 @@ class MatchKeys:
     pages: PageKeys
     abstract: str
     cochrane: bool
+    cites: tuple[str, str, int | None] | None = None  # (volume, first page, year) a correction names
 
 
 def match_keys(raw: dict[str, Any]) -> MatchKeys:
     """Keys from one raw row (the columns of `RAW_COLUMNS`)."""
     year = norm_year(raw.get("year"))
-    journal = clean_value(raw.get("journal")) or clean_value(raw.get("journal_iso"))
+    journal = journal_with_bleed(clean_value(raw.get("journal")) or clean_value(raw.get("journal_iso")),
+                                 raw.get("volume"))
     doi = norm_doi(raw.get("doi"))
     pages_raw = clean_value(raw.get("pages"))
     authors = author_keys(raw.get("author"))
@@ -693,6 +756,7 @@ def match_keys(raw: dict[str, Any]) -> MatchKeys:
         pages=norm_pages(pages_raw, year),
         abstract=norm_abstract(raw.get("abstract")),
         cochrane=is_cochrane(journal, doi, pages_raw),
+        cites=(lambda c: c[1:] if c else None)(cited_citation(raw.get("title"))),
     )
 
 
@@ -784,12 +848,14 @@ def normalise_table(raw: pd.DataFrame, ids: Sequence[Any] | None = None) -> pd.D
         "article_number": [k.pages.article_number for k in rows],
         "abstract": [k.abstract for k in rows],
         "cochrane": [k.cochrane for k in rows],
+        "cites": [k.cites for k in rows],
     })
     # Raw journal names are kept for the abbreviation check; an ISO abbreviation given
     # beside the name goes in brackets, which `journal_variants` reads as another name.
     keys["journal_raw"] = [
         f"{j} ({iso})" if j and iso and iso != j else j or iso
-        for j, iso in zip(map(clean_value, raw["journal"].to_numpy()),
+        for j, iso in zip((journal_with_bleed(clean_value(j), v)
+                           for j, v in zip(raw["journal"].to_numpy(), raw["volume"].to_numpy())),
                           map(clean_value, raw["journal_iso"].to_numpy()))
     ]
     return keys

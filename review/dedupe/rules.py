@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -124,9 +125,16 @@ GUARDS: tuple[Rule, ...] = (
          "and the citations (year, volume, pages) do not show one article",
          lambda f: (f["contrast"] != "").to_numpy() & ~citation_identity(f)),
     Rule("generic_title", "guard",
-         "a short generic title (editorial, reply, introduction) needs the same DOI or citation",
+         "a generic title (editorial, reply, editor's comments, book reviews; generic_titles.txt) "
+         "is no evidence: it needs the same DOI, or the same journal, volume and first page in "
+         "an issue that does not differ",
          lambda f: f["generic_title"].to_numpy()
-         & ~same(f, "doi") & ~(citation_identity(f) & same(f, "journal"))),
+         & ~same(f, "doi") & ~(citation_identity(f) & same(f, "journal") & ~differ(f, "issue_number"))),
+    Rule("different_issue", "guard",
+         "both have an issue number within a volume (1-99) and they differ, and neither the first "
+         "page nor the DOI shows one article (larger 'issue' values in exports are running or "
+         "record numbers as often as issues)",
+         lambda f: differ(f, "issue_number") & ~same(f, "pages") & ~same(f, "doi")),
 )
 
 # --- duplicate rules, strongest first ------------------------------------------------
@@ -234,13 +242,25 @@ _GROUPS_OF: dict[str, frozenset[int]] = {
 }
 _DIGITS = re.compile(r"\d+")
 NEGATIONS = frozenset("not no non without never".split())
-GENERIC_TITLES = frozenset((
-    "editorial", "introduction", "preface", "foreword", "reply", "in reply", "response",
-    "authors reply", "author reply", "letter", "letter to the editor", "comment", "commentary",
-    "erratum", "correction", "corrigendum", "news", "abstracts", "index", "contents",
-    "book review", "editors note", "editor s note", "retraction", "notice of retraction",
-    "errata", "guest editorial", "overview", "summary", "conclusion", "conclusions",
-))
+def _load_generic_titles() -> tuple[frozenset[str], frozenset[str]]:
+    """The phrases and the notice words of generic_titles.txt (kept as data, not code)."""
+    phrases: set[str] = set()
+    words: set[str] = set()
+    section = None
+    for line in (Path(__file__).parent / "generic_titles.txt").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line in ("[phrases]", "[words]"):
+            section = line
+        elif section == "[phrases]":
+            phrases.add(" ".join(line.split()))
+        elif section == "[words]":
+            words.update(line.split())
+    return frozenset(phrases), frozenset(words)
+
+
+GENERIC_TITLES, NOTICE_WORDS = _load_generic_titles()
 
 
 @dataclass(frozen=True)
@@ -289,8 +309,13 @@ def title_contrast(a: str, b: str) -> str:
 
 
 def is_generic_title(title: str) -> bool:
-    """Titles that many different notices share ('Editorial', 'Reply', ...)."""
-    return title in GENERIC_TITLES or len(title.split()) <= 2
+    """Titles that many different notices share ('Editorial', "Editor's Comments", 'Book reviews').
+
+    Listed phrases, titles of one or two words, and titles made only of words that name a kind
+    of notice or a role ('remarks from the editor'), not a topic.
+    """
+    words = title.split()
+    return title in GENERIC_TITLES or len(words) <= 2 or all(w in NOTICE_WORDS for w in words)
 
 
 ALL_RULES: tuple[Rule, ...] = GUARDS + DUPLICATE_RULES

@@ -85,6 +85,18 @@ class DedupeStore:
                           " VALUES (?,?,?,?,?)",
                           ((*_pair(a, b), json.dumps(scores), reason, dedupe_id) for a, b, reason, scores in pairs))
 
+    def replace_related(self, links: Iterable[tuple[int, int, str, str]], dedupe_id: int) -> None:
+        """(record_id, article_id, kind, rule) links found by a dedupe run, replacing the previous run's."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM related_reports")
+            c.executemany("INSERT OR REPLACE INTO related_reports (record_id, article_id, kind, rule, dedupe_id)"
+                          " VALUES (?,?,?,?,?)", ((*link, dedupe_id) for link in links))
+
+    def related_reports(self) -> list[dict[str, Any]]:
+        """Corrections, retractions and comments with the article each names (record_id -> article_id)."""
+        return [dict(r) for r in self.conn.execute(
+            "SELECT record_id, article_id, kind, rule FROM related_reports ORDER BY article_id, record_id")]
+
     def uncertain_pairs(self) -> list[dict[str, Any]]:
         """Open uncertain pairs (those without a person's decision), by record ids."""
         decided = self.pair_decisions()

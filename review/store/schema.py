@@ -191,6 +191,19 @@ MIGRATIONS: list[str] = [
         model       TEXT NOT NULL
     );
     """,
+    # issue 11: corrections, retractions and comments linked to the article they name (not merged);
+    # recomputed by every dedupe run, the rule that found each link kept.
+    """
+    CREATE TABLE related_reports (
+        record_id  INTEGER NOT NULL REFERENCES records (record_id),
+        article_id INTEGER NOT NULL REFERENCES records (record_id),
+        kind       TEXT NOT NULL,
+        rule       TEXT NOT NULL,
+        dedupe_id  INTEGER NOT NULL,
+        PRIMARY KEY (record_id, article_id)
+    );
+    CREATE INDEX related_reports_article ON related_reports (article_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
