@@ -367,7 +367,8 @@ def read_workbook(path: Path, data: bytes) -> Book:
             if name in (ABOUT_SHEET, LISTS_SHEET):
                 continue
             it = wb[name].iter_rows(values_only=True)
-            header = [cell_text(c).lower() for c in (next(it, ()) or ())]
+            # Field names keep their case (D1_randomisation); check_book matches them case-insensitively.
+            header = [cell_text(c).strip() for c in (next(it, ()) or ())]
             rows = []
             for n, values in enumerate(it, start=2):
                 cells = {h: cell_text(v) for h, v in zip(header, values) if h}
@@ -437,6 +438,9 @@ def check_book(book: Book, ctx: CheckContext) -> tuple[list[CellValue], Counter,
         form = ctx.forms[fname]
         fields = {f.name: f for f in form.fields(level)}
         expected = _columns(form, level)
+        canon = {c.casefold(): c for c in expected}
+        header = [canon.get(h.casefold(), h) for h in header]
+        rows = [(n, {canon.get(k.casefold(), k): v for k, v in cells.items()}) for n, cells in rows]
         missing = [c for c in expected if c not in header]
         if missing:
             problems.append(f"{where}: missing column(s) {', '.join(missing)} in the header row")
@@ -675,6 +679,8 @@ def import_resolutions(store, path: Path, resolver: str, *, forms: Mapping[str, 
         if prior is not None:
             return ImportSummary(str(path), resolver, already_imported_at=prior["at"], resolution=True)
         header, rows = book.sheets.get(CONFLICTS_SHEET, ([], []))
+        header = [h.lower() for h in header]
+        rows = [(n, {k.lower(): v for k, v in cells.items()}) for n, cells in rows]
         missing = [c for c in CONFLICT_COLUMNS if c not in header]
         if missing:
             raise InputError(f"{path}: sheet 'conflicts': missing column(s) {', '.join(missing)}; nothing was written")
