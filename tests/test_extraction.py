@@ -149,3 +149,26 @@ def test_bad_uploads_refused_whole_with_row_and_column(store, forms, tmp_path, c
     assert "nothing was" in text
     assert _history_len(store) == 0
     assert store.conn.execute("SELECT COUNT(*) FROM extraction_uploads").fetchone()[0] == 0
+
+
+def test_tables_and_figure_follow_the_store_and_are_reproducible(store, forms, tmp_path):
+    from review.evidence_tables import NOT_ASSESSED, write_outputs
+
+    export_workbook(store, "alice", tmp_path / "a.xlsx", forms=forms)
+    _fill_alice(tmp_path / "a.xlsx", forms)
+    fill(tmp_path / "a.xlsx", "extraction_outcomes", {(RCT, 1): {"claim": "C01", "ci_lower": 1, "ci_upper": 4}})
+    import_workbook(store, tmp_path / "a.xlsx", "alice", forms=forms)
+    tables, files = write_outputs(store, forms, tmp_path / "out1")
+    ch = tables.characteristics.set_index("record_id")
+    assert ch.loc[RCT, "n_participants"] == "40" and ch.loc[RCT, "rob_overall"] == "some concerns"
+    assert ch.loc[CASE_REPORT, "rob_tool"] == NOT_ASSESSED
+    ev = tables.evidence
+    assert list(ev[["claim", "outcome", "record_id", "scale", "effect", "n"]].itertuples(index=False, name=None)) == \
+        [("C01", "withdrawal severity", RCT, "COWS", "2.5", "40")]
+    rob = tables.rob[tables.rob["record_id"] == RCT].set_index("domain")["judgement"]
+    assert rob["D4_measurement"] == "some concerns" and len(rob) == 6
+    _, again = write_outputs(store, forms, tmp_path / "out2")
+    assert [p.name for p in files] == [p.name for p in again]
+    for a, b in zip(files, again):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert (tmp_path / "out1" / "risk_of_bias_traffic_light.png").stat().st_size > 5000
