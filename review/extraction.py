@@ -24,7 +24,7 @@ from review.errors import InputError, ReviewError
 from review.forms import OUTCOME, STUDY, Field, Form, check_value, load_forms
 from review.models import Record
 from review.screening import (FULL_TEXT, ScreeningConfig, _now_id, _xlsx_text, cell_text, check_name,
-                              is_formula_like, key_hash, load_state, parse_record_id)
+                              is_formula_like, key_hash, load_config, load_state, parse_record_id)
 
 RESOLUTION = "(resolution)"  # the extractor recorded for a conflicts sheet
 ABOUT_SHEET, LISTS_SHEET, CONFLICTS_SHEET = "about", "lists", "conflicts"
@@ -243,7 +243,7 @@ def write_workbook(path: Path, sheets: Sequence[tuple[str, list[str], list[dict[
 
 def included_records(store, config: ScreeningConfig | None = None) -> tuple[dict[int, Record], Any]:
     """The canonical records finally included at full text, and the screening state they came from."""
-    state = load_state(store, config or ScreeningConfig())
+    state = load_state(store, config or load_config(None))
     inc = {rid: state.records[rid] for rid, s in state.statuses.items()
            if s[FULL_TEXT].final and s[FULL_TEXT].decision == "include"}
     return inc, state

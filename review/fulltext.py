@@ -65,9 +65,10 @@ class FulltextSummary:
 
 def sought_records(store, config=None) -> dict[int, Record]:
     """Canonical records carried forward at title/abstract (include or maybe): the reports sought."""
-    from review.screening import FORWARD, TITLE_ABSTRACT, ScreeningConfig, load_state
+    from review.screening import FORWARD, TITLE_ABSTRACT, load_config, load_state
 
-    state = load_state(store, config or ScreeningConfig())
+    # The project's screening settings (queries/screening.yaml), as `review screen` reads them.
+    state = load_state(store, config or load_config(None))
     return {rid: state.records[rid] for rid, s in sorted(state.statuses.items())
             if s[TITLE_ABSTRACT].final and s[TITLE_ABSTRACT].decision in FORWARD}
 

@@ -96,3 +96,20 @@ def status_cmd(forms_path, db):
     click.echo(f"{len(included)} studies included at full text")
     for form, counts in sorted(status_counts(states).items()):
         click.echo(f"  {form}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+@extract.command("tables")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("outputs") / "extraction", show_default=True)
+@forms_option
+@db_option
+@reports_errors
+def tables_cmd(out_dir, forms_path, db):
+    """Write the characteristics and evidence tables and the risk-of-bias traffic-light figure."""
+    from review.evidence_tables import write_outputs
+
+    with Store.open(db) as store:
+        tables, files = write_outputs(store, _forms(forms_path), out_dir)
+    click.echo(f"{len(tables.characteristics)} included studies, {len(tables.evidence)} outcome rows, "
+               f"{tables.rob['record_id'].nunique() if len(tables.rob) else 0} studies with risk of bias; "
+               f"{len(files)} files in {out_dir}")
