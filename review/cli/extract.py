@@ -111,5 +111,6 @@ def tables_cmd(out_dir, forms_path, db):
     with Store.open(db) as store:
         tables, files = write_outputs(store, _forms(forms_path), out_dir)
     click.echo(f"{len(tables.characteristics)} included studies, {len(tables.evidence)} outcome rows, "
-               f"{tables.rob['record_id'].nunique() if len(tables.rob) else 0} studies with risk of bias; "
+               f"{tables.rob[tables.rob['judgement'] != '']['record_id'].nunique() if len(tables.rob) else 0} studies "
+               "with risk-of-bias judgements; "
                f"{len(files)} files in {out_dir}")
