@@ -196,7 +196,8 @@ def traffic_light(rob: pd.DataFrame, forms: Mapping[str, Form], path_stem: Path)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    tools = [t for t in forms if t in set(rob["tool"])] if len(rob) else []
+    judged = rob[rob["judgement"] != ""] if len(rob) else rob
+    tools = [t for t in forms if t in set(judged["tool"])] if len(judged) else []  # tools with any judgement
     path_stem = Path(path_stem)
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     with matplotlib.rc_context({"svg.hashsalt": "kratom-review", "font.size": 9, "svg.fonttype": "none"}):

@@ -77,6 +77,13 @@ class Form:
         return tuple(f for f in self.fields(STUDY) if f.type == "judgement")
 
 
+def _text(value: Any) -> str:
+    """A YAML scalar as form text: YAML 1.1 reads unquoted yes/no as booleans, which here mean the words."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def load_forms(path: str | Path | None = None, claim_ids: Sequence[str] = ()) -> dict[str, Form]:
     """Forms from a YAML file (default queries/extraction.yaml); every problem named with its form and field."""
     path = Path(path) if path is not None else DEFAULT_FORMS_PATH
@@ -122,8 +129,8 @@ def _parse_form(name: str, spec: Any, problems: list[str], claim_ids: Sequence[s
         bad = [a for a in applies if a not in DESIGNS] if isinstance(applies, list) else [applies]
         problems.append(f"form {name}: applies_to must be 'all' or a list of designs; unknown: {bad}")
         applies_to = ()
-    judgements = tuple(str(j) for j in spec.get("judgements") or ())
-    colours = {str(k): str(v) for k, v in (spec.get("colours") or {}).items()}
+    judgements = tuple(_text(j) for j in spec.get("judgements") or ())
+    colours = {_text(k): str(v) for k, v in (spec.get("colours") or {}).items()}
     levels: dict[str, tuple[Field, ...]] = {}
     for level in LEVELS:
         items = spec.get(level)
@@ -176,7 +183,7 @@ def _parse_field(form: str, level: str, i: int, item: Any, judgements: tuple[str
     elif raw == "claims":
         choices = tuple(claim_ids)
     elif isinstance(raw, list):
-        choices = tuple(str(c) for c in raw)
+        choices = tuple(_text(c) for c in raw)
     elif raw is None:
         choices = judgements if ftype == "judgement" else ()
     else:

@@ -172,3 +172,9 @@ def test_tables_and_figure_follow_the_store_and_are_reproducible(store, forms, t
     for a, b in zip(files, again):
         assert a.read_bytes() == b.read_bytes(), a.name
     assert (tmp_path / "out1" / "risk_of_bias_traffic_light.png").stat().st_size > 5000
+
+
+def test_yes_no_judgements_are_words_not_booleans(forms):
+    assert forms["jbi_prevalence"].judgements == ("yes", "unclear", "no", "not applicable")
+    f = parse_forms({"forms": {"x": {"study": [{"name": "a", "type": "choice", "choices": [True, False]}]}}})["x"]
+    assert f.fields("study")[0].choices == ("yes", "no")

@@ -140,6 +140,11 @@ def test_full_text_to_evidence_tables(project, eutils_server):
                                                "D3_classification": "low", "D4_deviations": "low",
                                                "D5_missing_data": "low", "D6_measurement": "moderate",
                                                "D7_reported_result": "moderate", "overall": "serious"}})
+        set_cells(path, "jbi_prevalence", {SURVEY: {"Q1_sample_frame": "yes", "Q2_sampling": "no",
+                                                    "Q3_sample_size": "yes", "Q4_description": "yes",
+                                                    "Q5_coverage": "unclear", "Q6_valid_methods": "yes",
+                                                    "Q7_reliable_measurement": "unclear", "Q8_statistics": "yes",
+                                                    "Q9_response_rate": "not applicable", "overall": "moderate"}})
     good_alice = a.read_bytes()
     # 5. Bad uploads, each refused whole with row and column named, nothing written.
     with Store.open(str(db)) as store:
@@ -188,7 +193,7 @@ def test_full_text_to_evidence_tables(project, eutils_server):
     run("extract", "resolve", "--file", tmp / "conflicts.xlsx", "--resolver", "carol", "--db", db)
     # 7. Tables and figure, consistent with the store.
     res = run("extract", "tables", "--out", tmp / "tables", "--db", db)
-    assert "4 included studies, 2 outcome rows, 2 studies with risk-of-bias judgements" in res.output
+    assert "4 included studies, 2 outcome rows, 3 studies with risk-of-bias judgements" in res.output
     import pandas as pd
     ch = pd.read_csv(tmp / "tables" / "characteristics_of_included_studies.csv", dtype=str).set_index("record_id")
     assert ch.loc[str(RCT), "n_participants"] == "51" and ch.loc[str(RCT), "rob_overall"] == "some concerns"
@@ -206,9 +211,9 @@ def test_full_text_to_evidence_tables(project, eutils_server):
     for r in rob.itertuples():
         if isinstance(r.judgement, str):
             assert finals[(int(r.record_id), r.tool, r.domain)] == r.judgement
-        else:  # the survey's JBI checklist, not filled yet: blank, never guessed
+        else:  # nothing is ever guessed
             assert finals.get((int(r.record_id), r.tool, r.domain)) is None
-    assert set(rob[rob["judgement"].notna()]["tool"]) == {"rob2", "robins_i"}
+    assert set(rob[rob["judgement"].notna()]["tool"]) == {"rob2", "robins_i", "jbi_prevalence"}
     for f in ("risk_of_bias_traffic_light.png", "risk_of_bias_traffic_light.svg",
               "characteristics_of_included_studies.xlsx", "characteristics_of_included_studies.md"):
         assert (tmp / "tables" / f).stat().st_size > 0
