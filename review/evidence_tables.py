@@ -291,3 +291,52 @@ def write_outputs(store, forms: Mapping[str, Form], out_dir: Path, config=None) 
     files = write_tables(tables, Path(out_dir))
     files += traffic_light(tables.rob, forms, Path(out_dir) / "risk_of_bias_traffic_light")
     return tables, files
+
+
+KIND_LABELS = {"trial": "Trial", "observational": "Observational", "anecdotal": "Anecdote"}
+FINDINGS_COLUMNS = ["claim", "evidence", "study", "record_id", "design", "n", "outcome", "result", "rob_tool",
+                    "rob_overall"]
+
+
+def _result(e: Mapping[str, Any]) -> str:
+    parts = [e.get("finding") or ""]
+    if e.get("effect"):
+        eff = f"{e.get('effect_measure') or 'effect'} {e['effect']}"
+        if e.get("ci_lower") and e.get("ci_upper"):
+            eff += f" (95% CI {e['ci_lower']} to {e['ci_upper']})"
+        elif e.get("sd"):
+            eff += f" (SD {e['sd']})"
+        parts.append(eff)
+    for k in ("scale", "time_point", "direction"):
+        if e.get(k):
+            parts.append(str(e[k]))
+    return "; ".join(p for p in parts if p)
+
+
+def claim_findings(tables: Tables) -> pd.DataFrame:
+    """Per claim, trial findings first, then observational, then anecdote, each with its risk of bias.
+
+    Outcome rows carry the claim their extractors named; an included anecdotal study with no outcome row
+    is listed under '(no claim named)' so that anecdote is never silently left out.
+    """
+    rows = []
+    for e in tables.evidence.to_dict("records"):
+        if e["tier"] not in KIND_LABELS:
+            continue
+        rows.append({"claim": e["claim"] or "(no claim named)", "evidence": KIND_LABELS[e["tier"]],
+                     "study": e["study"], "record_id": e["record_id"], "design": e["design"], "n": e["n"],
+                     "outcome": e["outcome"], "result": _result(e), "rob_tool": e["rob_tool"],
+                     "rob_overall": e["rob_overall"] or ("" if e["rob_tool"] == NOT_ASSESSED else "not judged yet")})
+    with_rows = {r["record_id"] for r in rows}
+    for c in tables.characteristics.to_dict("records"):
+        if c["tier"] == "anecdotal" and c["record_id"] not in with_rows:
+            rows.append({"claim": "(no claim named)", "evidence": "Anecdote", "study": c["study"],
+                         "record_id": c["record_id"], "design": c["design"], "n": c["n_participants"],
+                         "outcome": "", "result": c["adverse_events"] or "", "rob_tool": c["rob_tool"],
+                         "rob_overall": ""})
+    df = pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
+    if len(df):
+        rank = {v: i for i, v in enumerate(KIND_LABELS.values())}
+        df = df.assign(_k=df["evidence"].map(rank), _c=df["claim"].eq("(no claim named)")).sort_values(
+            ["_c", "claim", "_k", "record_id"], kind="stable").drop(columns=["_k", "_c"]).reset_index(drop=True)
+    return df

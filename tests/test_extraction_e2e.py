@@ -217,6 +217,21 @@ def test_full_text_to_evidence_tables(project, eutils_server):
     for f in ("risk_of_bias_traffic_light.png", "risk_of_bias_traffic_light.svg",
               "characteristics_of_included_studies.xlsx", "characteristics_of_included_studies.md"):
         assert (tmp / "tables" / f).stat().st_size > 0
+    # 8. The evidence summary places trial, observational and anecdotal findings per claim, with risk of bias.
+    import papermill as pm
+    nb_out = tmp / "evidence_summary.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "evidence_summary.ipynb"), str(nb_out), cwd=str(ROOT),
+                        parameters={"db": str(db), "out_dir": str(tmp / "nb"), "claims_file": str(tmp / "queries" /
+                                    "claims.yaml"), "forms_file": str(tmp / "queries" / "extraction.yaml")},
+                        progress_bar=False, kernel_name="python3")
+    findings = pd.read_csv(tmp / "nb" / "claim_findings.csv", dtype=str)
+    c01 = findings[findings["claim"] == "C01"]
+    assert list(c01["evidence"]) == ["Trial"] and list(c01["rob_overall"]) == ["some concerns"]
+    assert "COWS" in c01.iloc[0]["result"] and "95% CI -3.5 to -0.7" in c01.iloc[0]["result"]
+    rest = findings[findings["claim"] == "(no claim named)"]
+    assert list(rest["evidence"]) == ["Trial", "Anecdote"]  # the NRSI's adverse events, the case report
+    assert rest.iloc[1]["rob_tool"] == "not assessed (anecdote by design)"
+    assert "Findings per claim, with risk of bias" in nb_out.read_text()
     print(f"end-to-end: {time.perf_counter() - t0:.1f} s")
 
 
