@@ -587,7 +587,9 @@ def _identity_problems(book: Book, export: Mapping[str, Any] | None, who: str, r
         return [f"this is {export['extractor']}'s extraction workbook, not a conflicts sheet: "
                 "import it with `review extract import`"]
     if not resolution and export["extractor"] != who:
-        return [f"this workbook was exported for extractor {export['extractor']!r}, not {who!r}: "
+        # the 'about' sheet is written as what, export_id, extractor, ...: the extractor is on row 3
+        return [f"sheet '{ABOUT_SHEET}', row 3, column B (extractor): this workbook was exported for extractor "
+                f"{export['extractor']!r}, not {who!r}: "
                 "each extractor imports their own workbook"]
     return []
 

@@ -140,7 +140,7 @@ def test_bad_uploads_refused_whole_with_row_and_column(store, forms, tmp_path, c
         expect = ("sheet 'rob2', row 3", "column A (record_id)", "case report", "no risk-of-bias assessment")
     elif case == "other_extractor":
         who = "bob"
-        expect = ("exported for extractor 'alice', not 'bob'",)
+        expect = ("sheet 'about', row 3, column B (extractor)", "exported for extractor 'alice', not 'bob'")
     with pytest.raises(InputError) as e:
         import_workbook(store, path, who, forms=forms)
     text = str(e.value) + "\n" + "\n".join(getattr(e.value, "problems", []) or [])

@@ -183,6 +183,7 @@ def test_full_text_to_evidence_tables(project, eutils_server):
         _nothing_written(db)
     res = run("extract", "import", b, "--reviewer", "alice", "--db", db, ok=False)  # bob's sheet as alice
     assert res.exit_code == 1 and "exported for extractor 'bob', not 'alice'" in res.output
+    assert "sheet 'about', row 3, column B (extractor)" in res.output
     _nothing_written(db)
     # 6. The good uploads; one conflict (n 50 vs 52), resolved.
     run("extract", "import", a, "--reviewer", "alice", "--db", db)
