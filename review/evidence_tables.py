@@ -12,6 +12,7 @@ reproduces them exactly.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from review.extraction import Key, ValueState, confirmed_designs, final_values, forms_for
-from review.forms import OUTCOME, STUDY, Form
+from review.forms import Form
 from review.models import DESIGN_TIER
 
 CONFLICT = "(conflict)"
@@ -80,7 +81,7 @@ def build_tables(store, forms: Mapping[str, Form], config=None) -> Tables:
         source = ("extractors" if extracted_design and extracted_design != CONFLICT
                   else d.tier_source if d else "")
         tool, overall = "", ""
-        applicable = [n for n in forms_for(designs.get(rid), rob_forms)]
+        applicable = forms_for(designs.get(rid), rob_forms)
         if applicable:
             name = applicable[0]
             form = rob_forms[name]
@@ -162,7 +163,6 @@ def write_xlsx(sheets: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":
-                import re
                 data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
                               b'<dcterms:modified xsi:type="dcterms:W3CDTF">2000-01-01T00:00:00Z</dcterms:modified>',
                               data)
@@ -221,7 +221,7 @@ def traffic_light(rob: pd.DataFrame, forms: Mapping[str, Form], path_stem: Path)
 
 
 def _panel(ax, bars, df: pd.DataFrame, form: Form, Patch) -> None:
-    domains = [f for f in form.domains()]
+    domains = list(form.domains())
     studies = list(dict.fromkeys(df.sort_values("record_id", kind="stable")["study"] + "  [" +
                                  df.sort_values("record_id", kind="stable")["record_id"].astype(str) + "]"))
     df = df.assign(key=df["study"] + "  [" + df["record_id"].astype(str) + "]")
@@ -233,7 +233,7 @@ def _panel(ax, bars, df: pd.DataFrame, form: Form, Patch) -> None:
             j_val = row.get(f.name, "")
             colour = colours.get(j_val, blank)
             ax.scatter(j, i, s=420, c=colour, edgecolors="#555555", linewidths=0.8, zorder=3)
-            ax.text(j, i, _symbol(j_val, form), ha="center", va="center", fontsize=8, zorder=4)
+            ax.text(j, i, _symbol(j_val), ha="center", va="center", fontsize=8, zorder=4)
     ax.set_xticks(range(len(domains)))
     ax.set_xticklabels([f.name.split("_")[0] if f.name != "overall" else "Overall" for f in domains])
     ax.set_yticks(range(len(studies)))
@@ -281,7 +281,7 @@ _SYMBOLS = {"low": "+", "yes": "+", "some concerns": "-", "moderate": "-", "uncl
             "serious": "x", "no": "x", "critical": "!", "no information": "?", "not applicable": ""}
 
 
-def _symbol(judgement: str, form: Form) -> str:
+def _symbol(judgement: str) -> str:
     return _SYMBOLS.get(judgement, "")
 
 

@@ -7,7 +7,7 @@ from extraction_support import (CASE_REPORT, CLAIMS, FORMS, INCLUDED, NONRAND, R
                                 include, sample_records, sheet_rows)
 from review.errors import ConfigError, InputError
 from review.extraction import (conflict_rows, export_conflicts, export_workbook, final_values, import_resolutions,
-                               import_workbook, load_review_forms, value_states)
+                               import_workbook, load_review_forms)
 from review.forms import check_value, parse_forms
 from review.store import Store
 
