@@ -143,8 +143,8 @@ def split_pmc_set(body: bytes) -> dict[str, tuple[bytes, bool]]:
                 text = aid.text.strip()
                 pmcid = text if text.upper().startswith("PMC") else f"PMC{text}"
                 break
-        if pmcid is None:
-            continue
+        if pmcid is None or not re.fullmatch(r"PMC\d{1,12}", pmcid.upper()):
+            continue  # it names the saved file: digits only
         body_el = art.find("body")
         # PMC gives the front matter only (and no <body>) where the publisher does not allow the full text.
         has_body = body_el is not None and "".join(body_el.itertext()).strip() != ""

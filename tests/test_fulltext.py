@@ -117,3 +117,23 @@ def test_prisma_not_retrieved_comes_from_fulltext(tmp_path):
                                "2026-12-04T00:00:00Z")])
     again = prisma_counts(store)
     assert again.dbr.not_retrieved == 2 and again.dbr.assessed == 1
+
+
+def test_cli_offline_needs_no_email_and_says_why(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from review.cli import main
+
+    db = tmp_path / "s.sqlite"
+    with Store.open(str(db)) as s:
+        s.upsert_records(sample_records())
+        s.add_screening_rows([(SURVEY, "title_abstract", "alice", "include", None, None, "decision", None,
+                               "2026-12-01T00:00:00Z")])
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["fulltext", "--offline", "--folder", "nowhere", "--db", str(db)],
+                             env={"NCBI_EMAIL": ""})
+    assert res.exit_code == 0, res.output
+    assert "1 reports sought: retrieved 0 (none), not retrieved 1" in res.output
+    with Store.open(str(db)) as s:
+        reason = s.latest_fulltexts()[SURVEY]["reason"]
+    assert "no file in nowhere/" in reason and "PMC not searched (offline)" in reason
