@@ -218,6 +218,10 @@ def test_full_text_to_evidence_tables(project, eutils_server):
     for f in ("risk_of_bias_traffic_light.png", "risk_of_bias_traffic_light.svg",
               "characteristics_of_included_studies.xlsx", "characteristics_of_included_studies.md"):
         assert (tmp / "tables" / f).stat().st_size > 0
+    # Nothing new: the same bytes, workbook and figures included.
+    run("extract", "tables", "--out", tmp / "tables2", "--db", db)
+    first = {p.name: p.read_bytes() for p in sorted((tmp / "tables").iterdir())}
+    assert {p.name: p.read_bytes() for p in sorted((tmp / "tables2").iterdir())} == first
     # 8. The evidence summary places trial, observational and anecdotal findings per claim, with risk of bias.
     import papermill as pm
     nb_out = tmp / "evidence_summary.ipynb"
