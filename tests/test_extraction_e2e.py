@@ -162,7 +162,7 @@ def test_full_text_to_evidence_tables(project, eutils_server):
                                      "no risk-of-bias assessment"]),
     }
     for name, (sheet, change, expect) in bad_cases.items():
-        bad = tmp / f"bad_{len(expect)}_{sheet}.xlsx"
+        bad = tmp / f"bad_{name.replace(' ', '_')}.xlsx"
         bad.write_bytes(good_alice)
         wb = openpyxl.load_workbook(bad)
         ws = wb[sheet]
