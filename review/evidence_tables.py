@@ -95,7 +95,8 @@ def build_tables(store, forms: Mapping[str, Form], config=None) -> Tables:
         ft = fulltexts.get(rid)
         row = {"record_id": rid, "study": label, "year": rec.year, "design": design, "tier": tier,
                "design_source": source, "rob_tool": tool, "rob_overall": overall,
-               "fulltext": (ft["source"] if ft and ft["status"] == "retrieved" else "not found (review fulltext)" if ft else ""),
+               "fulltext": (ft["source"] if ft and ft["status"] == "retrieved"
+                            else "not found (review fulltext)" if ft else ""),
                "open_conflicts": sum(1 for k, s in states.items() if k[0] == rid and s.status == "conflict")}
         for fname in STUDY_FIELDS:
             row[fname] = _value(states, (rid, ext, "", fname)) if ext else ""

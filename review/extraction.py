@@ -157,11 +157,14 @@ class ExportSummary:
     n_records: int
     rows: Mapping[str, int]  # sheet -> data rows
     n_suggested: int
+    unconfirmed: tuple[int, ...] = ()  # studies whose design (which picks the risk-of-bias form) no person confirmed
 
     def line(self) -> str:
         sheets = ", ".join(f"{k} {v}" for k, v in self.rows.items())
         return (f"wrote {self.n_records} included studies to {self.path} (extractor {self.extractor}; rows per "
-                f"sheet: {sheets}; {self.n_suggested} cells pre-filled as suggestions; export {self.export_id})")
+                f"sheet: {sheets}; {self.n_suggested} cells pre-filled as suggestions; export {self.export_id})"
+                + (f"; designs not confirmed by a person (their risk-of-bias form follows the classifier): "
+                   f"{', '.join(map(str, self.unconfirmed))}" if self.unconfirmed else ""))
 
 
 def _columns(form: Form, level: str) -> list[str]:
@@ -274,6 +277,7 @@ def export_workbook(store, extractor: str, out: Path, *, forms: Mapping[str, For
     if not included:
         raise ReviewError("no study is included at full text yet: screen to full text first (review screen)")
     designs = confirmed_designs(store)
+    confirmed_by = {rid: d.confirmed_by for rid, d in store.designs().items()}
     mine = extractor_values(value_states(store.extraction_history(), state.duplicate_of), extractor)
     per_record = {rid: forms_for(designs.get(rid), forms) for rid in sorted(included)}
     sheets, suggested, notes, saved_suggestions = [], set(), {}, {}
@@ -334,7 +338,7 @@ def export_workbook(store, extractor: str, out: Path, *, forms: Mapping[str, For
     store.save_extraction_export(export_id, extractor, now, list(per_record), per_record,
                                  {rid: key_hash(rid, included[rid].title) for rid in per_record}, saved_suggestions)
     return ExportSummary(str(out), export_id, extractor, len(per_record), {s[0]: len(s[2]) for s in sheets},
-                         len(suggested))
+                         len(suggested), tuple(rid for rid in per_record if not confirmed_by.get(rid)))
 
 
 # ===================================================================== workbook reading

@@ -178,3 +178,14 @@ def test_yes_no_judgements_are_words_not_booleans(forms):
     assert forms["jbi_prevalence"].judgements == ("yes", "unclear", "no", "not applicable")
     f = parse_forms({"forms": {"x": {"study": [{"name": "a", "type": "choice", "choices": [True, False]}]}}})["x"]
     assert f.fields("study")[0].choices == ("yes", "no")
+
+
+def test_export_names_studies_whose_design_no_person_confirmed(forms, tmp_path):
+    s = Store.open(":memory:")
+    s.upsert_records(sample_records())
+    confirm_designs(s, record_ids=[r for r in INCLUDED if r != SURVEY])
+    include(s)
+    summary = export_workbook(s, "alice", tmp_path / "a.xlsx", forms=forms)
+    assert summary.unconfirmed == (SURVEY,)
+    assert sheet_rows(tmp_path / "a.xlsx", "jbi_prevalence")[1] == []  # no design: no risk-of-bias form guessed
+    assert f"not confirmed by a person (their risk-of-bias form follows the classifier): {SURVEY}" in summary.line()
