@@ -278,14 +278,20 @@ def screening_states(store, config=None,
             start[rid] = max(start.get(rid, 0), r["decision_id"])
         elif r["stage"] == FULL_TEXT:
             ft_rows.setdefault(rid, []).append(r["decision_id"])
+    # `review fulltext` results: a record sought whose latest look-up found no full text, and that no reviewer
+    # has assessed anyway, is a report not retrieved (its reason is the look-up's).
+    lookups = store.latest_fulltexts()
     out: dict[int, ScreenState] = {}
     for row in df.itertuples(index=False):
         rid = int(row.record_id)
         ft = _FT.get(row.ft_status, "unknown")
+        ft_reason = _none(row.ft_reason)
         if ft == "excluded" and _fold(row.ft_reason) in gone:
             ft = "not_retrieved"
+        elif ft == "awaiting" and lookups.get(rid, {}).get("status") == "not_retrieved":
+            ft, ft_reason = "not_retrieved", "not retrieved: " + str(lookups[rid]["reason"] or "")
         stray = any(i > start.get(rid, 0) for i in ft_rows.get(rid, ()))
-        out[rid] = ScreenState(_TA.get(row.ta_status, "unknown"), _none(row.ta_reason), ft, _none(row.ft_reason),
+        out[rid] = ScreenState(_TA.get(row.ta_status, "unknown"), _none(row.ta_reason), ft, ft_reason,
                                stray and ft == "not_due")
     return out
 

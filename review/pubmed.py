@@ -101,9 +101,11 @@ class Eutils:
         full.setdefault("tool", self.settings.tool)
         full.setdefault("email", self.settings.email)
         full.setdefault("api_key", self.settings.api_key)
+        # elink answers one LinkSet per repeated id=...; a comma-joined list would merge them into one.
+        join = util != "elink"
         if isinstance(full.get("id"), (list, tuple)):
-            full["id"] = ",".join(map(str, full["id"]))
-        return Entrez._build_request(f"{self.settings.eutils_url}{util}.fcgi", full, post=post)
+            full["id"] = ",".join(map(str, full["id"])) if join else [str(i) for i in full["id"]]
+        return Entrez._build_request(f"{self.settings.eutils_url}{util}.fcgi", full, post=post, join_ids=join)
 
     def request(self, util: str, params: dict[str, Any], *, post: bool | None = None,
                 validate: Callable[[bytes], Any] | None = None) -> tuple[bytes, Any]:
@@ -321,3 +323,47 @@ def efetch_ids(client: Eutils, pmids: Sequence[str], batch_size: int) -> Iterato
         params = {"db": "pubmed", "id": list(wanted), "retmode": "xml"}
         _, records = client.request("efetch", params, post=len(wanted) > 200 or None, validate=_parse_efetch)
         yield _batch(records, wanted)
+
+
+# ------------------------------------------------------------------ PMC full texts
+
+def _read_elink(body: bytes) -> dict[str, str]:
+    """PMID -> PMCID ('PMC123') from an elink pubmed->pmc answer (one LinkSet per PMID asked)."""
+    res = Entrez.read(io.BytesIO(body))
+    out: dict[str, str] = {}
+    for linkset in res:
+        if linkset.get("ERROR"):
+            raise RuntimeError(str(linkset["ERROR"]))
+        ids = [str(i) for i in linkset.get("IdList", [])]
+        for db in linkset.get("LinkSetDb", []):
+            if str(db.get("LinkName")) == "pubmed_pmc" and db.get("Link") and len(ids) == 1:
+                out[ids[0]] = "PMC" + str(db["Link"][0]["Id"])
+    return out
+
+
+def elink_pmc(client: Eutils, pmids: Sequence[str], batch_size: int = 100) -> dict[str, str]:
+    """PMID -> PMCID for the PMIDs PubMed links to a PMC article; others are left out."""
+    out: dict[str, str] = {}
+    for start in range(0, len(pmids), batch_size):
+        wanted = list(pmids[start:start + batch_size])
+        params = {"dbfrom": "pubmed", "db": "pmc", "linkname": "pubmed_pmc", "id": wanted}
+        _, found = client.request("elink", params, post=len(wanted) > 50 or None, validate=_read_elink)
+        out.update(found)
+    return out
+
+
+def _check_pmc_set(body: bytes) -> bytes:
+    head = body[:2000].lstrip()
+    if b"<pmc-articleset" not in body[:5000] or not body.rstrip().endswith(b"</pmc-articleset>"):
+        if b"<ERROR>" in body:
+            raise RuntimeError(body[body.index(b"<ERROR>") + 7:].split(b"<")[0].decode("utf-8", "replace"))
+        raise ValueError(f"not a PMC article set: {head[:80]!r}")
+    return body
+
+
+def efetch_pmc(client: Eutils, pmcids: Sequence[str], batch_size: int = 50) -> Iterator[bytes]:
+    """PMC article-set XML bodies (JATS) for these PMCIDs, ``batch_size`` per request."""
+    for start in range(0, len(pmcids), batch_size):
+        wanted = [p.removeprefix("PMC") for p in pmcids[start:start + batch_size]]
+        body, _ = client.request("efetch", {"db": "pmc", "id": wanted, "retmode": "xml"}, validate=_check_pmc_set)
+        yield body

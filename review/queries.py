@@ -14,7 +14,7 @@ _DATABASES = {"pubmed"}
 _DATETYPES = {"pdat", "edat", "mdat", "crdt"}
 _DATE = re.compile(r"^\d{4}(/\d{2}(/\d{2})?)?$")
 # Files in queries/ that are configuration, not strategies.
-_NOT_STRATEGIES = {"screening.yaml", "claims.yaml", "refresh.yaml"}
+_NOT_STRATEGIES = {"screening.yaml", "claims.yaml", "refresh.yaml", "extraction.yaml"}
 
 
 def _check_date(path: Path, key: str, value: object) -> str:

@@ -245,6 +245,20 @@ def step_export(store, run_dir: Path) -> StepResult:
     return StepResult("export", 0.0, f"{len(df)} records written to tables/records.csv")
 
 
+def step_extraction(store, config: RefreshConfig, run_dir: Path) -> StepResult:
+    """Extraction tables and the risk-of-bias figure from the stored values (empty tables before any extraction)."""
+    from review.evidence_tables import write_outputs
+    from review.extraction import load_review_forms
+
+    forms_path = config.root / "queries" / "extraction.yaml"
+    if not forms_path.exists():
+        return StepResult("extraction", 0.0, "no queries/extraction.yaml: skipped")
+    forms = load_review_forms(forms_path, config.claims if config.claims.is_absolute() else config.root / config.claims)
+    tables, files = write_outputs(store, forms, run_dir / "extraction")
+    return StepResult("extraction", 0.0, f"{len(tables.characteristics)} included studies, {len(tables.evidence)} "
+                      f"outcome rows: {len(files)} files in extraction/", {"studies": len(tables.characteristics)})
+
+
 @contextmanager
 def _stderr_to(path: Path) -> Iterator[None]:
     """Send this process's stderr (inherited by Jupyter kernels, which chatter on it) to a log file."""
@@ -349,6 +363,7 @@ def refresh(config: RefreshConfig, db: Path, *, offline: bool = False, settings_
                 ("classify", lambda: step_classify(store, progress("classify"))),
                 ("prisma", lambda: step_prisma(store, run_dir)),
                 ("export", lambda: step_export(store, run_dir)),
+                ("extraction", lambda: step_extraction(store, config, run_dir)),
             ]
             if not skip_notebooks:
                 plan.append(("notebooks", lambda: step_notebooks(config, Path(db), run_dir, since,

@@ -44,7 +44,7 @@ from lxml import etree
 
 DATA_DIR = Path(__file__).parent / "data" / "entrez"
 BASE_PATH = "/entrez/eutils/"
-UTILS = ("esearch", "efetch", "epost")
+UTILS = ("esearch", "efetch", "epost", "elink")
 
 # PubMed serves only the first 9,999 records of a search (positions 0..9998), by esearch and by
 # efetch from a search's history; users measured retmax=10000 silently answering 9,999.
@@ -66,6 +66,15 @@ ESEARCH_PROLOG = (
 EPOST_PROLOG = (
     '<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE ePostResult PUBLIC "-//NLM//DTD epost '
     '20090526//EN" "https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20090526/epost.dtd">'
+)
+ELINK_PROLOG = (
+    # today's NCBI prolog (elink1.xml's older http:// DTD URL is refused by Bio.Entrez, which wants https)
+    '<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE eLinkResult PUBLIC "-//NLM//DTD elink 20101123//EN" '
+    '"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20101123/elink.dtd">\n'
+)
+PMC_PROLOG = (
+    '<?xml version="1.0" ?>\n<!DOCTYPE pmc-articleset PUBLIC "-//NLM//DTD ARTICLE SET 2.0//EN" '
+    '"https://dtd.nlm.nih.gov/ncbi/pmc/articleset/nlm-articleset-2.0.dtd">\n'
 )
 # NCBI's efetch error documents really name "eEfetchResult" in the DOCTYPE; Biopython has no
 # efetch.dtd, so Bio.Entrez.read on these bodies would try to download it.
@@ -265,6 +274,7 @@ class RequestRecord:
     status: int | None = None
     fault: str | None = None
     returned: tuple[str, ...] = ()  # efetch: PMIDs of the articles in the answer
+    id_groups: tuple[str, ...] = ()  # each id=... parameter as sent (elink answers one LinkSet per group)
     dropped: tuple[str, ...] = ()  # efetch: PMIDs a drop_records fault left out
 
     @property
@@ -352,6 +362,8 @@ class EutilsServer:
         self._dates: dict[str, dict[str, Date]] = {}
         self._queries: dict[str, Query] = {}
         self._deleted: set[str] = set()
+        self._pmc: dict[str, bytes] = {}  # PMC number (no "PMC") -> <article> XML
+        self._pmc_links: dict[str, str] = {}  # PMID -> PMC number
         self._history: dict[str, dict[int, HistorySet]] = {}
         self._faults: list[Fault] = []
         self._requests: list[RequestRecord] = []
@@ -548,10 +560,12 @@ class EutilsServer:
             return list(self._history[webenv][int(query_key)].pmids)
 
     # ---- request handling (called from handler threads)
-    def respond(self, method: str, path: str, params: dict[str, str], client: str) -> Reply:
+    def respond(self, method: str, path: str, params: dict[str, str], client: str,
+                id_groups: Sequence[str] = ()) -> Reply:
         """Record the request and build the reply, faults and rate limit included."""
         util = path[len(BASE_PATH):].removesuffix(".fcgi") if path.startswith(BASE_PATH) else path
-        record = RequestRecord(util, method, params, time.monotonic(), time.time(), client)
+        record = RequestRecord(util, method, params, time.monotonic(), time.time(), client,
+                               id_groups=tuple(id_groups))
         with self._lock:
             self._requests.append(record)
             try:
@@ -614,6 +628,10 @@ class EutilsServer:
     def _answer(self, record: RequestRecord, fault: Fault | None) -> Reply:
         p = {k.lower(): v for k, v in record.params.items()}
         db = p.get("db", "")
+        if record.util == "elink":
+            return self._elink(p, record)
+        if record.util == "efetch" and db == "pmc":
+            return self._efetch_pmc(p, record)
         if db != "pubmed":
             return self._invalid_db(record.util, db)
         try:
@@ -756,6 +774,56 @@ class EutilsServer:
         record.returned = tuple(found)
         return Reply(200, self._pubmed_set(found, deleted))
 
+    # ---- PubMed Central: elink pubmed->pmc and efetch db=pmc
+    def add_pmc_article(self, xml: bytes, pmid: str | int | None = None) -> str:
+        """Serve a PMC <article> (or the first of a <pmc-articleset>) by its PMCID; link PMID -> it.
+
+        Returns the PMCID ("PMC8435807"). The PMID defaults to the article's own pub-id-type="pmid".
+        """
+        root = etree.fromstring(xml, _parser())
+        art = root if root.tag == "article" else root.find("article")
+        ids = {a.get("pub-id-type"): (a.text or "").strip() for a in art.iter("article-id")}
+        number = (ids.get("pmc") or ids.get("pmcid") or "").upper().removeprefix("PMC")
+        if not number.isdigit():
+            raise ValueError("the article has no pub-id-type='pmc' article-id")
+        pmid = str(pmid or ids.get("pmid") or "")
+        with self._lock:
+            self._pmc[number] = _serialize(art)
+            if pmid:
+                self._pmc_links[pmid] = number
+        return f"PMC{number}"
+
+    def _elink(self, p: dict[str, str], record: RequestRecord) -> Reply:
+        # Real layout: tests/data/entrez/elink1.xml (Biopython's Tests/Entrez), DbFrom/IdList/LinkSetDb.
+        if p.get("dbfrom", "") != "pubmed" or p.get("db", "") != "pmc":
+            return _fetch_error("test server: only elink dbfrom=pubmed db=pmc is served", status=400)
+        groups = list(record.id_groups) or ([p["id"]] if p.get("id") else [])
+        if not groups:
+            return _fetch_error("Empty id list - nothing todo", status=400)
+        sets = []
+        for group in groups:
+            ids = _ids(group)
+            links = [self._pmc_links[i] for i in ids if i in self._pmc_links]
+            body = "\t<LinkSet>\n\t\t<DbFrom>pubmed</DbFrom>\n\t\t<IdList>\n" + "".join(
+                f"\t\t\t<Id>{escape(i)}</Id>\n" for i in ids) + "\t\t</IdList>\n"
+            if links:
+                body += ("\t\t<LinkSetDb>\n\t\t\t<DbTo>pmc</DbTo>\n\t\t\t<LinkName>pubmed_pmc</LinkName>\n"
+                         + "".join(f"\t\t\t<Link>\n\t\t\t\t<Id>{n}</Id>\n\t\t\t</Link>\n" for n in links)
+                         + "\t\t</LinkSetDb>\n")
+            sets.append(body + "\t</LinkSet>\n")
+        record.returned = tuple(itertools.chain.from_iterable(_ids(g) for g in groups))
+        return Reply(200, (ELINK_PROLOG + "<eLinkResult>\n\n" + "".join(sets) + "</eLinkResult>\n").encode())
+
+    def _efetch_pmc(self, p: dict[str, str], record: RequestRecord) -> Reply:
+        # Real layout: tests/data/entrez/efetch_pmc.xml (Biopython's Tests/Entrez).
+        wanted = [i.upper().removeprefix("PMC") for i in _ids(p.get("id", ""))]
+        if not wanted:
+            return _fetch_error("Empty id list - nothing todo", status=400)
+        found = [n for n in dict.fromkeys(wanted) if n in self._pmc]
+        record.returned = tuple(found)
+        return Reply(200, PMC_PROLOG.encode() + b"<pmc-articleset>" + b"".join(self._pmc[n] for n in found)
+                     + b"</pmc-articleset>")
+
     def _pubmed_set(self, found: list[str], deleted: list[str]) -> bytes:
         parts = [PUBMED_PROLOG.encode(), b"<PubmedArticleSet>\n"]
         parts += [self._articles[pm] for pm in found]
@@ -877,9 +945,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, query: str) -> None:
         params: dict[str, str] = {}
+        groups: list[str] = []
         for k, v in parse_qsl(query, keep_blank_values=True):
             params[k] = f"{params[k]},{v}" if k in params else v  # repeated id=...&id=... as one list
-        reply = self.server.app.respond(self.command, urlsplit(self.path).path, params, self.client_address[0])
+            if k == "id":
+                groups.append(v)
+        reply = self.server.app.respond(self.command, urlsplit(self.path).path, params, self.client_address[0],
+                                        groups)
         try:
             self._send(reply)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout) first

@@ -60,7 +60,7 @@ def test_first_refresh_writes_everything(two_refreshes):
     s = first.summary
     assert s["new_records"] == 73 and s["records_total"] == 73  # 23 PubMed + 46 pages + 4 registrations
     assert [st["name"] for st in s["steps"]] == ["search", "import", "dedupe", "classify", "prisma", "export",
-                                                 "notebooks"]
+                                                 "extraction", "notebooks"]
     assert s["new_trials"] >= 1
     for name in ("tables/evidence_tiers.csv", "tables/claims_statements.csv", "tables/records.csv",
                  "prisma/PRISMA2020.csv"):
@@ -86,6 +86,11 @@ def test_second_refresh_finds_nothing_new_and_reproduces_the_tables(two_refreshe
     assert second.summary["new_records"] == 0 and second.summary["new_trials"] == 0
     assert second.summary["previous_refresh"] == first.summary["started_at"]
     assert tables(tmp / "outputs" / "latest") == first_tables  # byte for byte
+    # The extraction tables, the workbook and the traffic-light figure too (issue 13).
+    extraction = {p.name: p.read_bytes() for p in sorted((first.run_dir / "extraction").iterdir())}
+    assert {"characteristics_of_included_studies.xlsx", "evidence_by_claim_outcome.md",
+            "risk_of_bias_traffic_light.png", "risk_of_bias_traffic_light.svg"} <= set(extraction)
+    assert {p.name: p.read_bytes() for p in sorted((second.run_dir / "extraction").iterdir())} == extraction
     assert (tmp / "outputs" / "latest").resolve() == second.run_dir.resolve()
     md = (second.run_dir / "summary.md").read_text()
     assert "new records: 0" in md and "| notebooks |" in md
@@ -105,7 +110,8 @@ def test_failed_step_is_named_and_latest_is_kept(two_refreshes, tmp_path):
     bad_claims.write_text("claims: [ {id: C01} ]\n")
     config = load_config(write_config(tmp, claims=str(bad_claims)), ROOT)
     before = (tmp / "outputs" / "latest").resolve()
-    with pytest.raises(RefreshError, match="step 'notebooks'"):
+    # the extraction step reads the claim ids too, so it is the first to meet the bad file
+    with pytest.raises(RefreshError, match="step 'extraction'"):
         refresh(config, db, offline=True)
     assert (tmp / "outputs" / "latest").resolve() == before
 

@@ -24,6 +24,8 @@ from review.cli import export_cmd as _export  # noqa: E402,F401
 from review.cli import refresh as _refresh  # noqa: E402,F401
 from review.cli import screen as _screen  # noqa: E402,F401
 from review.cli import claims as _claims  # noqa: E402,F401
+from review.cli import fulltext as _fulltext  # noqa: E402,F401
+from review.cli import extract as _extract  # noqa: E402,F401
 from review.cli import prisma as _prisma  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover

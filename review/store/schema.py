@@ -204,6 +204,54 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX related_reports_article ON related_reports (article_id);
     """,
+    # issue 13: full texts found per record, data extraction and risk-of-bias values (append-only
+    # history, like screening), the sheets exported for extraction and the uploads imported.
+    """
+    CREATE TABLE fulltexts (
+        fulltext_id INTEGER PRIMARY KEY,
+        record_id   INTEGER NOT NULL REFERENCES records (record_id),
+        status      TEXT NOT NULL CHECK (status IN ('retrieved', 'not_retrieved')),
+        source      TEXT,
+        pmcid       TEXT,
+        path        TEXT,
+        sha256      TEXT,
+        reason      TEXT,
+        at          TEXT NOT NULL
+    );
+    CREATE INDEX fulltexts_record ON fulltexts (record_id, fulltext_id);
+    CREATE TABLE extraction_exports (
+        export_id  TEXT PRIMARY KEY,
+        extractor  TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        record_ids TEXT NOT NULL,
+        forms      TEXT NOT NULL,
+        key_hash   TEXT NOT NULL,
+        suggested  TEXT NOT NULL
+    );
+    CREATE TABLE extraction_values (
+        value_id   INTEGER PRIMARY KEY,
+        record_id  INTEGER NOT NULL REFERENCES records (record_id),
+        form       TEXT NOT NULL,
+        item       TEXT NOT NULL,
+        field      TEXT NOT NULL,
+        value      TEXT,
+        extractor  TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('value', 'resolution')),
+        suggested  INTEGER NOT NULL DEFAULT 0,
+        file_hash  TEXT,
+        at         TEXT NOT NULL
+    );
+    CREATE INDEX extraction_values_key ON extraction_values (record_id, form, item, field, value_id);
+    CREATE TABLE extraction_uploads (
+        file_hash TEXT NOT NULL,
+        extractor TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        file      TEXT NOT NULL,
+        n_values  INTEGER NOT NULL,
+        at        TEXT NOT NULL,
+        PRIMARY KEY (file_hash, extractor, kind)
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
