@@ -240,6 +240,30 @@ def _title_similarity(p: _Prepared, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return out
 
 
+# A title cut short (an export's field limit, "..." added) keeps at least this much.
+PREFIX_MIN_CHARS = 30
+PREFIX_MAX_SHARE = 0.9
+
+
+def _title_prefix(p: _Prepared, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Similarity of the shorter title to the head of the longer one, where one is at most
+    90% of the other's length and keeps at least 30 characters; NaN elsewhere."""
+    out = np.full(len(i), np.nan)
+    if not len(i):
+        return out
+    la = np.fromiter((len(t) for t in p.title[i]), dtype=np.int64, count=len(i))
+    lb = np.fromiter((len(t) for t in p.title[j]), dtype=np.int64, count=len(j))
+    short, long_ = np.minimum(la, lb), np.maximum(la, lb)
+    sel = np.flatnonzero((short >= PREFIX_MIN_CHARS) & (short <= PREFIX_MAX_SHARE * long_))
+    if len(sel):
+        a_short = la[sel] <= lb[sel]
+        shorter = np.where(a_short, p.title[i[sel]], p.title[j[sel]])
+        longer = np.where(a_short, p.title[j[sel]], p.title[i[sel]])
+        heads = np.array([t[:len(s)] for s, t in zip(shorter, longer)], dtype=object)
+        out[sel] = cpdist(shorter, heads, scorer=fuzz.ratio, workers=-1, dtype=np.float32) / 100.0
+    return out
+
+
 def _author_similarity(p: _Prepared, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Similarity of the leading surnames, over as many authors as the shorter list has."""
     k = np.minimum(np.minimum(p.n_authors[i], p.n_authors[j]), AUTHOR_PREFIX)
@@ -293,15 +317,17 @@ def score_pairs(p: _Prepared, pairs: np.ndarray, *, plausible_only: bool = True)
     """Features of each candidate pair (see `rules`); implausible pairs are dropped early."""
     i, j = pairs[:, 0], pairs[:, 1]
     title = _title_similarity(p, i, j)
+    prefix = _title_prefix(p, i, j)
     if plausible_only:
         # The loosest title rule needs 0.75; lower titles merge only on shared identifiers
         # or citation, so everything else is dropped before the costly features.
-        keep = ((title >= PLAUSIBLE_TITLE) | ((p.doi[i] == p.doi[j]) & (p.doi[i] != ""))
+        keep = ((title >= PLAUSIBLE_TITLE) | (prefix >= R.PREFIX_TITLE)
+                | ((p.doi[i] == p.doi[j]) & (p.doi[i] != ""))
                 | ((p.pmid[i] == p.pmid[j]) & (p.pmid[i] != ""))
                 | ((p.volume[i] == p.volume[j]) & (p.first_page[i] == p.first_page[j])
                    & (p.volume[i] != "") & (p.first_page[i] != "")))
-        i, j, title = i[keep], j[keep], title[keep]
-    f = pd.DataFrame({"i": i, "j": j, "title": title})
+        i, j, title, prefix = i[keep], j[keep], title[keep], prefix[keep]
+    f = pd.DataFrame({"i": i, "j": j, "title": title, "title_prefix": prefix})
     f["title_words"] = _similarity(p.title, i, j, fuzz.token_set_ratio)
     f["authors"] = _author_similarity(p, i, j)
     f["n_authors"] = np.minimum(np.minimum(p.n_authors[i], p.n_authors[j]), AUTHOR_PREFIX)

@@ -43,6 +43,10 @@ class Rule:
     overrides_guards: bool = False
 
 
+# The shorter of two titles against the head of the longer (match._title_prefix).
+PREFIX_TITLE = 0.95
+
+
 def same(f: pd.DataFrame, column: str) -> np.ndarray:
     return (f[column] == 1.0).to_numpy()
 
@@ -163,6 +167,12 @@ DUPLICATE_RULES: tuple[Rule, ...] = (
          "(translation, truncation, subtitle)",
          lambda f: at_least(f, "title", 0.75) & citation_identity(f) & same(f, "journal")
          & at_least(f, "first_author", 0.85) & authors_agree(f, 0.6)),
+    Rule("truncated_title_citation", "duplicate",
+         "one title is the other cut short (an export's field limit, '...'): the shorter one "
+         "matches the head of the longer; same volume and first page, journals not "
+         "contradicting, agreeing authors",
+         lambda f: at_least(f, "title_prefix", PREFIX_TITLE) & citation_identity(f)
+         & ~differ(f, "journal") & first_author_agrees(f) & authors_agree(f, 0.7)),
     Rule("title_authors_journal_year", "duplicate",
          "near-identical titles and authors, same journal and year, citation not contradicting",
          lambda f: at_least(f, "title", 0.95) & at_least(f, "authors", 0.9)
@@ -186,8 +196,12 @@ DUPLICATE_RULES: tuple[Rule, ...] = (
 
 def worth_a_look(f: pd.DataFrame) -> np.ndarray:
     """Pairs no rule merged that a person should still see: close titles, shared identifiers."""
-    return ((at_least(f, "title", 0.85) & ~(f["authors"] < 0.5).to_numpy())
-            | same(f, "doi") | same(f, "pmid"))
+    # A short title matching the head of a long one is common ("Intrapleural streptokinase
+    # for empyema?"): worth a look only where year, volume and journal do not contradict.
+    cut_short = (at_least(f, "title_prefix", PREFIX_TITLE) & ~(f["year_diff"] > 1).to_numpy()
+                 & ~differ(f, "volume") & ~differ(f, "journal"))
+    close = at_least(f, "title", 0.85) | cut_short
+    return (close & ~(f["authors"] < 0.5).to_numpy()) | same(f, "doi") | same(f, "pmid")
 
 # --- title contrasts -------------------------------------------------------------------
 
