@@ -598,6 +598,19 @@ def _identity_problems(book: Book, export: Mapping[str, Any] | None, who: str, r
     return []
 
 
+def _open_upload(store, path: Path, who: str, kind: str) -> tuple[Book, str, Mapping[str, Any] | None, Any]:
+    """The workbook, its hash, its export and any earlier upload of the same file, once the workbook is
+    known to be `who`'s; run inside the import's transaction so nothing is written on a refusal."""
+    data = _read_file(path)
+    file_hash = hashlib.sha256(data).hexdigest()
+    book = read_workbook(path, data)
+    export = store.extraction_export(book.export_id) if book.export_id else None
+    problems = _identity_problems(book, export, who, resolution=kind == "resolution")
+    if problems:
+        raise InputError(f"{path}: cannot be imported; nothing was written", problems)
+    return book, file_hash, export, store.extraction_upload(file_hash, who, kind)
+
+
 def import_workbook(store, path: Path, extractor: str, *, forms: Mapping[str, Form],
                     config: ScreeningConfig | None = None, now: str | None = None) -> ImportSummary:
     """Check a filled workbook whole and append its changed values to the history; all or nothing."""
@@ -605,15 +618,8 @@ def import_workbook(store, path: Path, extractor: str, *, forms: Mapping[str, Fo
 
     extractor = check_name(extractor, "extractor")
     path = Path(path)
-    data = _read_file(path)
-    file_hash = hashlib.sha256(data).hexdigest()
-    book = read_workbook(path, data)
     with store.transaction():
-        export = store.extraction_export(book.export_id) if book.export_id else None
-        problems = _identity_problems(book, export, extractor, resolution=False)
-        if problems:
-            raise InputError(f"{path}: cannot be imported; nothing was written", problems)
-        prior = store.extraction_upload(file_hash, extractor, "value")
+        book, file_hash, export, prior = _open_upload(store, path, extractor, "value")
         if prior is not None:
             return ImportSummary(str(path), extractor, already_imported_at=prior["at"])
         included, state = included_records(store, config)
@@ -673,15 +679,8 @@ def import_resolutions(store, path: Path, resolver: str, *, forms: Mapping[str, 
 
     resolver = check_name(resolver, "resolver")
     path = Path(path)
-    data = _read_file(path)
-    file_hash = hashlib.sha256(data).hexdigest()
-    book = read_workbook(path, data)
     with store.transaction():
-        export = store.extraction_export(book.export_id) if book.export_id else None
-        problems = _identity_problems(book, export, resolver, resolution=True)
-        if problems:
-            raise InputError(f"{path}: cannot be imported; nothing was written", problems)
-        prior = store.extraction_upload(file_hash, resolver, "resolution")
+        book, file_hash, export, prior = _open_upload(store, path, resolver, "resolution")
         if prior is not None:
             return ImportSummary(str(path), resolver, already_imported_at=prior["at"], resolution=True)
         header, rows = book.sheets.get(CONFLICTS_SHEET, ([], []))
@@ -692,6 +691,7 @@ def import_resolutions(store, path: Path, resolver: str, *, forms: Mapping[str, 
             raise InputError(f"{path}: sheet 'conflicts': missing column(s) {', '.join(missing)}; nothing was written")
         included, state = included_records(store, config)
         states = value_states(store.extraction_history(), state.duplicate_of)
+        problems: list[str] = []
         found: list[CellValue] = []
         for n, cells in rows:
             at = f"sheet 'conflicts', row {n}"
