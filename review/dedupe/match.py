@@ -141,6 +141,7 @@ class _Prepared:
     """Per-record columns the scorer looks up by position."""
 
     title: np.ndarray
+    title_len: np.ndarray  # int32, characters of the normalised title
     title_words: np.ndarray  # rules.TitleWords per record
     title_parts: np.ndarray
     has_parts: np.ndarray
@@ -198,6 +199,7 @@ def prepare(keys: pd.DataFrame) -> _Prepared:
     last = keys["last_page"].where(keys["last_page"] != "", first)
     return _Prepared(
         title=titles,
+        title_len=np.fromiter((len(t) for t in titles), dtype=np.int32, count=len(titles)),
         title_words=_object_array([R.title_words(t) for t in titles]),
         title_parts=keys["title_parts"].to_numpy(dtype=object),
         has_parts=np.array([bool(x) for x in keys["title_parts"]], dtype=bool),
@@ -245,20 +247,27 @@ PREFIX_MIN_CHARS = 30
 PREFIX_MAX_SHARE = 0.9
 
 
-def _title_prefix(p: _Prepared, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+def _title_prefix(p: _Prepared, i: np.ndarray, j: np.ndarray, title: np.ndarray) -> np.ndarray:
     """Similarity of the shorter title to the head of the longer one, where one is at most
-    90% of the other's length and keeps at least 30 characters; NaN elsewhere."""
-    out = np.full(len(i), np.nan)
-    if not len(i):
-        return out
-    la = np.fromiter((len(t) for t in p.title[i]), dtype=np.int64, count=len(i))
-    lb = np.fromiter((len(t) for t in p.title[j]), dtype=np.int64, count=len(j))
+    90% of the other's length and keeps at least 30 characters; NaN elsewhere or where it
+    cannot reach rules.PREFIX_TITLE.
+
+    `title` (the whole-title similarity, at least fuzz.ratio of the two titles) rules most
+    pairs out without building heads: an edit of the shorter title s into the head of the
+    longer t, plus deleting t's tail, edits s into t, so indel(s, head) >= indel(s, t) - (|t| - |s|).
+    """
+    out = np.full(len(i), np.nan, dtype=np.float32)
+    la, lb = p.title_len[i], p.title_len[j]
     short, long_ = np.minimum(la, lb), np.maximum(la, lb)
-    sel = np.flatnonzero((short >= PREFIX_MIN_CHARS) & (short <= PREFIX_MAX_SHARE * long_))
+    # fuzz.ratio is 1 - indel / (len1 + len2); one character of slack for float32 rounding.
+    indel_low = (1.0 - title) * (short + long_) - (long_ - short)
+    sel = np.flatnonzero((short >= PREFIX_MIN_CHARS) & (short <= PREFIX_MAX_SHARE * long_)
+                         & (indel_low <= (1.0 - R.PREFIX_TITLE) * 2 * short + 1))
     if len(sel):
-        a_short = la[sel] <= lb[sel]
-        shorter = np.where(a_short, p.title[i[sel]], p.title[j[sel]])
-        longer = np.where(a_short, p.title[j[sel]], p.title[i[sel]])
+        si, sj = i[sel], j[sel]
+        a_short = p.title_len[si] <= p.title_len[sj]
+        shorter = np.where(a_short, p.title[si], p.title[sj])
+        longer = np.where(a_short, p.title[sj], p.title[si])
         heads = np.array([t[:len(s)] for s, t in zip(shorter, longer)], dtype=object)
         out[sel] = cpdist(shorter, heads, scorer=fuzz.ratio, workers=-1, dtype=np.float32) / 100.0
     return out
@@ -317,7 +326,7 @@ def score_pairs(p: _Prepared, pairs: np.ndarray, *, plausible_only: bool = True)
     """Features of each candidate pair (see `rules`); implausible pairs are dropped early."""
     i, j = pairs[:, 0], pairs[:, 1]
     title = _title_similarity(p, i, j)
-    prefix = _title_prefix(p, i, j)
+    prefix = _title_prefix(p, i, j, title)
     if plausible_only:
         # The loosest title rule needs 0.75; lower titles merge only on shared identifiers
         # or citation, so everything else is dropped before the costly features.
