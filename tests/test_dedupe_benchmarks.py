@@ -78,7 +78,7 @@ def test_cut_short_title_bound_drops_no_pair_the_rule_accepts() -> None:
     from review.dedupe.rules import PREFIX_TITLE
 
     records = pd.read_csv(DATA / "respiratory" / "records.csv").head(300)
-    cut = records.copy()  # titles cut at 60-85% of their length, one with a typo near the end
+    cut = records.copy()  # titles cut at 60-85% of their length, every other one with a stray last character
     cut["title"] = [t[:int(len(t) * (0.6 + 0.25 * (k % 5) / 4))] + ("x" if k % 2 else "")
                     for k, t in enumerate(records["title"].fillna(""))]
     cut["ID"] = "cut-" + cut["ID"].astype(str)
